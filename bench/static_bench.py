@@ -1,0 +1,152 @@
+"""Benchmark the static path against its floors; prints ratios (no pass/fail: read the numbers).
+
+    python bench/static_bench.py [--files 2000] [--models 200] [--repeat 3]
+
+- scripts: `bnlint check` on a corpus of Python files (the standard library's own modules plus
+  generated Keras training scripts) against one process that only `ast.parse`s the same files;
+- saved models: `bnlint check` on copies of the test fixtures (.keras, .h5) against one process that
+  only opens each zip / HDF5 file and `json.loads` its model config;
+- scale: the same script corpus with `--jobs 2` and with a warm cache.
+
+Every measurement is a fresh process, best of --repeat runs, so interpreter start-up is in both
+the floor and bnlint's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "models"
+
+KERAS_SCRIPT = '''\
+import {keras_import}
+import numpy as np
+
+base = {keras}.applications.{arch}(weights=None, include_top=False, input_shape=(96, 96, 3))
+base.trainable = False
+
+def build_head(features, classes={classes}):
+    x = {keras}.layers.GlobalAveragePooling2D()(features)
+    x = {keras}.layers.Dropout(0.2)(x)
+    return {keras}.layers.Dense(classes, activation="softmax")(x)
+
+inputs = {keras}.Input((96, 96, 3))
+features = base(inputs{training})
+model = {keras}.Model(inputs, build_head(features))
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(np.zeros((8, 96, 96, 3)), np.zeros((8,)), epochs={epochs})
+base.trainable = True
+{recompile}model.fit(np.zeros((8, 96, 96, 3)), np.zeros((8,)), epochs={epochs})
+'''
+
+FLOOR_SCRIPTS = "import ast, sys\nfor f in open(sys.argv[1]).read().split('\\n'):\n    ast.parse(open(f, 'rb').read())\n"
+
+FLOOR_MODELS = """\
+import json, sys, zipfile
+for f in open(sys.argv[1]).read().split('\\n'):
+    if f.endswith('.keras'):
+        with zipfile.ZipFile(f) as z:
+            json.loads(z.read('config.json'))
+            json.loads(z.read('metadata.json'))
+    else:
+        import h5py
+        with h5py.File(f, 'r') as h:
+            json.loads(h.attrs['model_config'])
+"""
+
+
+def make_script_corpus(target: Path, count: int) -> list[Path]:
+    """Half standard-library modules (ordinary code), half generated Keras training scripts."""
+    rng = random.Random(0)
+    stdlib = sorted(p for p in Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+    files = []
+    for i in range(count):
+        path = target / f"pkg{i % 20}" / f"module_{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if i % 2 and stdlib:
+            shutil.copyfile(stdlib[(i // 2) % len(stdlib)], path)
+        else:
+            keras, keras_import = rng.choice([("keras", "keras"), ("tf.keras", "tensorflow as tf"), ("keras", "tf_keras as keras")])
+            path.write_text(KERAS_SCRIPT.format(
+                keras=keras, keras_import=keras_import,
+                arch=rng.choice(["ResNet50", "MobileNetV2", "EfficientNetB0", "VGG16", "DenseNet121"]),
+                classes=rng.randint(2, 100), epochs=rng.randint(1, 5),
+                training=rng.choice(["", ", training=False"]),
+                recompile=rng.choice(["", 'model.compile(optimizer="adam", loss="mse")\n'])))
+        files.append(path)
+    return files
+
+
+def make_model_corpus(target: Path, count: int) -> list[Path]:
+    sources = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".keras", ".h5") and p.is_file())
+    if not sources:
+        sys.exit(f"no model fixtures under {FIXTURES}: run scripts/make_models.py first")
+    files = []
+    for i in range(count):
+        source = sources[i % len(sources)]
+        path = target / f"model_{i}{source.suffix}"
+        shutil.copyfile(source, path)
+        files.append(path)
+    return files
+
+
+def best_of(repeat: int, command: list[str], cwd: Path) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        times.append(time.perf_counter() - start)
+        if result.returncode not in (0, 1):
+            sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
+    return min(times)
+
+
+def bnlint(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bnlint", "check", "--no-confirm", "--exit-zero", "--format", "json", "-o", os.devnull, *args]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bnlint-bench-") as tmp:
+        work = Path(tmp)
+        scripts = make_script_corpus(work / "scripts", args.files)
+        models = make_model_corpus(work / "models", args.models)
+        (work / "scripts.txt").write_text("\n".join(map(str, scripts)))
+        (work / "models.txt").write_text("\n".join(map(str, models)))
+        cache = work / "cache"
+
+        floor = best_of(args.repeat, [sys.executable, "-c", FLOOR_SCRIPTS, str(work / "scripts.txt")], work)
+        one = best_of(args.repeat, bnlint("scripts", "--no-cache", "--jobs", "1"), work)
+        two = best_of(args.repeat, bnlint("scripts", "--no-cache", "--jobs", "2"), work)
+        subprocess.run(bnlint("scripts", "--cache-dir", str(cache), "--jobs", "1"), cwd=work, check=False)
+        warm = best_of(args.repeat, bnlint("scripts", "--cache-dir", str(cache), "--jobs", "1"), work)
+        model_floor = best_of(args.repeat, [sys.executable, "-c", FLOOR_MODELS, str(work / "models.txt")], work)
+        model_scan = best_of(args.repeat, bnlint("models", "--no-cache", "--jobs", "1"), work)
+
+    print(f"scripts: {len(scripts)} files ({len(scripts) // 2 + len(scripts) % 2} Keras scripts, the rest stdlib modules)")
+    print(f"  ast.parse floor (1 process)      {floor:7.3f} s")
+    print(f"  bnlint --jobs 1 --no-cache       {one:7.3f} s   ratio {one / floor:5.2f}x   (target <= 1.3x)")
+    print(f"  bnlint --jobs 2 --no-cache       {two:7.3f} s   ratio {two / floor:5.2f}x   ({one / two:4.2f}x faster than --jobs 1)")
+    print(f"  bnlint --jobs 1, warm cache      {warm:7.3f} s   ratio {warm / floor:5.2f}x")
+    print(f"models: {len(models)} files (copies of tests/fixtures/models)")
+    print(f"  zip/h5 + json.loads floor        {model_floor:7.3f} s")
+    print(f"  bnlint --jobs 1                  {model_scan:7.3f} s   ratio {model_scan / model_floor:5.2f}x   (target <= 1.5x)")
+
+
+if __name__ == "__main__":
+    main()

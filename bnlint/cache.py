@@ -1,0 +1,64 @@
+"""A content-hash cache of static results, so an unchanged file is not analysed twice.
+
+Keyed by the file's bytes plus everything else that shapes its findings (bnlint's version, the
+rules, the resolved runtime, the enabled rules). The directory only holds derived data: it is
+safe to delete at any time, and a corrupt entry is treated as a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from bnlint import __version__
+from bnlint.ir import Runtime
+from bnlint.report import Confirmation, Finding, InputError
+
+
+def key(content: bytes, *parts: str) -> str:
+    digest = hashlib.sha256(content)
+    for part in (__version__, *parts):
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()
+
+
+def _entry(directory: Path, cache_key: str) -> Path:
+    return directory / cache_key[:2] / f"{cache_key}.json"
+
+
+def _finding_from_json(data: dict) -> Finding:
+    data = dict(data)
+    data["runtime"] = Runtime(**data["runtime"])
+    data["confirmation"] = Confirmation(**data["confirmation"])
+    return Finding(**data)
+
+
+def load(directory: Path, cache_key: str) -> tuple[list[Finding], list[InputError]] | None:
+    try:
+        data = json.loads(_entry(directory, cache_key).read_text(encoding="utf-8"))
+        findings = [_finding_from_json(f) for f in data["findings"]]
+        errors = [InputError(**e) for e in data["errors"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return findings, errors
+
+
+def store(directory: Path, cache_key: str, findings: list[Finding], errors: list[InputError]) -> None:
+    """Write atomically; a cache that cannot be written is silently skipped (it is an optimisation)."""
+    from dataclasses import asdict
+
+    entry = _entry(directory, cache_key)
+    payload = {"findings": [asdict(f) for f in findings], "errors": [asdict(e) for e in errors]}
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        if not (directory / ".gitignore").exists():
+            (directory / ".gitignore").write_text("# created by bnlint: safe to delete\n*\n")
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(payload, out)
+        os.replace(tmp, entry)
+    except OSError:
+        return

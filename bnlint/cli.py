@@ -1,0 +1,217 @@
+"""The command line: `bnlint check`, `bnlint rules`, `bnlint rule ID`, `bnlint explain`, `bnlint fix`.
+
+Exit status: 0 nothing found, 1 findings, 2 usage error or an input that could not be analysed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bnlint import __version__
+from bnlint.config import SEVERITY_ORDER, ConfigError, Settings, discover_settings
+from bnlint.report import Report
+from bnlint.rules import RuleError, load_rules
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageProblem(click.ClickException):
+    """A usage error printed as one line, with exit status 2 (like click's own usage errors)."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file=None) -> None:
+        click.echo(f"bnlint: error: {self.format_message()}", err=True)
+
+
+def _codes(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """`--select BN001,BN002 --select BN004` -> ("BN001", "BN002", "BN004")."""
+    codes = tuple(c.strip().upper() for v in values for c in v.split(",") if c.strip())
+    return codes or None
+
+
+def exit_status(report: Report, settings: Settings, exit_zero: bool) -> int:
+    if report.errors:
+        return EXIT_ERROR
+    threshold = SEVERITY_ORDER[settings.fail_on]
+    failing = [f for f in report.findings if SEVERITY_ORDER[f.severity] >= threshold]
+    return EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bnlint")
+def cli() -> None:
+    """Find frozen BatchNormalization bugs in Keras models and the scripts that train them."""
+
+
+def _load_settings(config: Path | None, paths: list[str], extend_select=(), ignore=(), **overrides) -> Settings:
+    try:
+        settings = discover_settings(config, Path(paths[0]))
+        # --select replaces the configured selection; --extend-select and --ignore add to it.
+        settings = settings.merged(
+            extend_select=settings.extend_select + tuple(extend_select or ()),
+            ignore=settings.ignore + tuple(ignore or ()),
+            **overrides,
+        )
+        rules = load_rules(settings.rules_dirs)
+        from bnlint.selection import check_codes
+
+        check_codes(settings, rules)
+    except (ConfigError, RuleError) as exc:
+        raise UsageProblem(str(exc)) from None
+    return settings
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE instead of stdout.")
+@click.option("--select", multiple=True, help="Rules to enable (ids or prefixes, comma-separated); replaces the default set.")
+@click.option("--extend-select", multiple=True, help="Rules to enable on top of the selected ones.")
+@click.option("--ignore", multiple=True, help="Rules to disable.")
+@click.option("--target-runtime", type=click.Choice(["legacy", "keras2", "keras3"]), help="Assume this runtime instead of inferring it.")
+@click.option("--confirm/--no-confirm", default=None, help="Run the dynamic check (default: when TensorFlow is importable).")
+@click.option("--sample", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Sample batch (.npz or .npy) for the dynamic check.")
+@click.option("--confirm-timeout", type=click.FloatRange(min=1), help="Seconds allowed to confirm one model.  [default: 120]")
+@click.option("--unsafe-load-custom-code", is_flag=True, help="Let the dynamic check load models with Lambda or custom layers (runs their code).")
+@click.option("--exec", "exec_scripts", is_flag=True, help="Let the dynamic check run trusted scripts up to their first fit().")
+@click.option("--config", type=click.Path(path_type=Path), help="Configuration file (pyproject.toml or .bnlint.yaml).")
+@click.option("--rules-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path), help="Extra directory of rule YAML files.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
+@click.option("--fail-on", type=click.Choice(list(SEVERITY_ORDER)), help="Lowest severity that makes the exit status 1.  [default: info]")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes for the scan and the dynamic check.  [default: CPU count]")
+@click.option("--no-cache", is_flag=True, help="Analyse every file even if it is unchanged.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the cache lives.  [default: .bnlint_cache]")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="Report only findings not in this baseline file.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path), help="Record the current findings as the baseline and exit 0.")
+@click.option("--fix", is_flag=True, help="Rewrite scripts to fix what can be fixed safely.")
+@click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; change nothing.")
+def check(paths, output_format, output, select, extend_select, ignore, target_runtime, confirm, sample,
+          confirm_timeout, unsafe_load_custom_code, exec_scripts, config, rules_dir, exit_zero, fail_on, jobs,
+          no_cache, cache_dir, baseline, write_baseline, fix, diff) -> None:
+    """Check scripts, notebooks and saved models (default: the current directory)."""
+    from bnlint.scan import scan
+
+    paths = list(paths) or ["."]
+    settings = _load_settings(
+        config, paths,
+        select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
+        target_runtime=target_runtime, confirm=confirm, sample=sample, confirm_timeout=confirm_timeout,
+        jobs=jobs, fail_on=fail_on, cache=False if no_cache else None, cache_dir=cache_dir,
+        rules_dirs=tuple(rules_dir) or None,
+    )
+    report = scan(paths, settings)
+
+    if fix or diff:
+        from bnlint.autofix import apply_fixes
+
+        changed = apply_fixes(report, write=fix, show_diff=diff)
+        if fix and changed:
+            report = scan(paths, settings)  # report what is left after fixing
+
+    if baseline is not None and write_baseline is None:
+        from bnlint.baseline import BaselineError, apply_baseline, load_baseline
+
+        try:
+            apply_baseline(report, load_baseline(baseline))
+        except BaselineError as exc:
+            raise UsageProblem(str(exc)) from None
+
+    if write_baseline is None:
+        _confirm(report, settings, unsafe_load_custom_code, exec_scripts)
+
+    for error in report.errors:
+        click.echo(str(error), err=True)
+
+    if write_baseline is not None:
+        from bnlint.baseline import write_baseline as write
+
+        write(report, write_baseline)
+        click.echo(f"Wrote {len(report.findings)} findings to baseline {write_baseline}.", err=True)
+        sys.exit(EXIT_ERROR if report.errors else EXIT_CLEAN)
+
+    from bnlint.reporters import FORMATS
+
+    rendered = FORMATS[output_format](report, load_rules(settings.rules_dirs))
+    if output is not None:
+        output.write_text(rendered, encoding="utf-8")
+    else:
+        click.echo(rendered, nl=not rendered.endswith("\n"))
+    sys.exit(exit_status(report, settings, exit_zero))
+
+
+def _confirm(report: Report, settings: Settings, allow_unsafe: bool, exec_scripts: bool) -> None:
+    """Run the dynamic check when asked, or by default when TensorFlow is importable."""
+    if settings.confirm is False or not report.findings:
+        return
+    from bnlint.confirm import ConfirmOptions, confirm_findings, tensorflow_available
+
+    if not tensorflow_available():
+        if settings.confirm:
+            raise UsageProblem("--confirm needs TensorFlow: pip install 'bnlint[tf]'")
+        return
+    options = ConfirmOptions(
+        sample=settings.sample,
+        timeout=settings.confirm_timeout,
+        jobs=settings.jobs or 1,
+        allow_unsafe=allow_unsafe,
+        exec_scripts=exec_scripts,
+    )
+    confirm_findings(report.findings, options)
+
+
+@cli.command("rules")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--rules-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path), help="Extra directory of rule YAML files.")
+def rules_command(output_format, rules_dir) -> None:
+    """List every rule."""
+    try:
+        rules = load_rules(tuple(rules_dir))
+    except RuleError as exc:
+        raise UsageProblem(str(exc)) from None
+    if output_format == "json":
+        click.echo(json.dumps([{"id": r.id, "name": r.name, "severity": r.severity, "inputs": list(r.inputs), "summary": r.summary} for r in rules], indent=2))
+        return
+    width = max(len(r.name) for r in rules)
+    for r in rules:
+        click.echo(f"{r.id}  {r.name:<{width}}  {r.severity:<7}  {r.summary}")
+
+
+@cli.command("rule")
+@click.argument("rule_id")
+@click.option("--rules-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path), help="Extra directory of rule YAML files.")
+def rule_command(rule_id, rules_dir) -> None:
+    """Show one rule's documentation."""
+    from bnlint.docs import rule_doc
+
+    try:
+        rules = {r.id: r for r in load_rules(tuple(rules_dir))}
+    except RuleError as exc:
+        raise UsageProblem(str(exc)) from None
+    rule = rules.get(rule_id.upper())
+    if rule is None:
+        raise UsageProblem(f"unknown rule {rule_id!r}; known: {', '.join(rules)}")
+    click.echo(rule_doc(rule))
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (their heavy parts import lazily)."""
+    from bnlint.explain import explain_command
+
+    cli.add_command(explain_command, "explain")
+    try:
+        from bnlint.autofix import fix_model_command
+    except ImportError:
+        return
+    cli.add_command(fix_model_command, "fix")
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    cli(prog_name="bnlint")

@@ -1,0 +1,86 @@
+"""Find the inputs under the paths given on the command line and tell what kind each one is."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+
+from bnlint.report import InputError
+
+# Directories no one wants linted: VCS data, virtualenvs, caches, build output.
+DEFAULT_EXCLUDES = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".env", "env", "__pycache__", "node_modules",
+    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".bnlint_cache",
+    ".ipynb_checkpoints", "site-packages", "build", "dist", ".eggs", "*.egg-info",
+)
+
+SUFFIX_KINDS = {".py": "script", ".ipynb": "notebook", ".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
+
+
+@dataclass(frozen=True)
+class Input:
+    path: Path  # where to read it
+    display: str  # how to name it in output: as given on the command line, joined with what was found
+    kind: str  # script | notebook | keras | h5 | savedmodel
+
+
+def is_savedmodel_dir(path: Path) -> bool:
+    return (path / "saved_model.pb").is_file()
+
+
+def _excluded(relative: str, name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch(name, p) or fnmatch(relative, p) or fnmatch(relative, p.rstrip("/") + "/*") for p in patterns)
+
+
+def _display(display_root: str, relative: str) -> str:
+    return relative if os.path.normpath(display_root) == "." else os.path.join(display_root, relative)
+
+
+def _walk(root: Path, display_root: str, patterns: tuple[str, ...]) -> Iterator[Input]:
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        rel_here = os.path.relpath(folder, root)
+        kept = []
+        for d in sorted(dirs):
+            rel = os.path.normpath(os.path.join(rel_here, d))
+            if _excluded(rel, d, patterns):
+                continue
+            if is_savedmodel_dir(here / d):
+                yield Input(here / d, _display(display_root, rel), "savedmodel")
+                continue
+            kept.append(d)
+        dirs[:] = kept  # prune in place so os.walk does not descend into excluded folders
+        for name in sorted(files):
+            kind = SUFFIX_KINDS.get(os.path.splitext(name)[1].lower())
+            rel = os.path.normpath(os.path.join(rel_here, name))
+            if kind and not _excluded(rel, name, patterns):
+                yield Input(here / name, _display(display_root, rel), kind)
+
+
+def discover(paths: list[str], patterns: tuple[str, ...]) -> tuple[list[Input], list[InputError]]:
+    """Inputs in a stable order, and one error per path that cannot be used."""
+    inputs: list[Input] = []
+    errors: list[InputError] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            if is_savedmodel_dir(path):
+                inputs.append(Input(path, given, "savedmodel"))
+            else:
+                inputs.extend(sorted(_walk(path, given, patterns), key=lambda i: i.display))
+        elif path.is_file():
+            # A file named explicitly is checked even inside an excluded folder, as ruff does.
+            kind = SUFFIX_KINDS.get(path.suffix.lower())
+            if kind is None:
+                errors.append(InputError(given, "not a Python script, notebook or Keras model (.py, .ipynb, .keras, .h5, .hdf5, SavedModel directory)"))
+            else:
+                inputs.append(Input(path, given, kind))
+        elif path.exists() or path.is_symlink():
+            errors.append(InputError(given, "not a regular file or directory"))
+        else:
+            errors.append(InputError(given, "no such file or directory"))
+    unique = list(dict.fromkeys(inputs))
+    return unique, errors

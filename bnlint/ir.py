@@ -1,0 +1,121 @@
+"""The intermediate representation: the facts every frontend produces and every rule matches.
+
+Frontends (scripts, notebooks, saved models) lower their input into one `Unit`.
+Rules never see syntax trees or HDF5 groups, only these facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# The value of the `training` argument at a call site, as far as static analysis can tell.
+Training = Literal["absent", "false", "true", "dynamic"]
+# How a callee enters a graph:
+#   call              `base(x)` / a functional node
+#   sequential        an element of `Sequential([...])` (no call site can pass training)
+#   add               `model.add(base)`
+#   time_distributed  `TimeDistributed(base)` inside a Sequential
+#   output            `Model(base.input, f(base.output))`: base's own graph is reused in place
+Composition = Literal["call", "sequential", "add", "time_distributed", "output"]
+RuntimeTarget = Literal["legacy", "keras2", "keras3"]
+InputKind = Literal["script", "notebook", "model"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a fact comes from. Scripts: 1-based line/column; notebooks add the cell;
+    saved models use `layer_path` instead of lines."""
+
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    cell: int | None = None
+    layer_path: str | None = None
+
+
+@dataclass
+class Model:
+    """A layer or model object the code builds, or a layer of a saved model."""
+
+    key: str  # unique within the unit; facts refer to models by key
+    name: str  # what the user calls it: a variable, `self.backbone`, or the layer name
+    cls: str  # constructor or class name: "ResNet50", "Functional", "BatchNormalization"
+    kind: Literal["model", "layer"] = "model"
+    contains_bn: bool | None = False  # None: unknown (an opaque subclass, a custom layer)
+    frozen: bool = False  # trainable=False anywhere (before or after its call: same graph)
+    frozen_at: Location | None = None
+    partially_frozen: bool = False  # some of its layers frozen, others trainable
+    trainable_bn: bool = False  # saved models: a BN layer inside is trainable
+    bn_kept_frozen: bool = False  # its BN layers are explicitly kept frozen (keras3's remedy)
+    opaque: bool = False  # a subclassed model whose structure cannot be read
+    architecture: str | None = None  # canonical constructor, e.g. "keras.applications.ResNet50"
+    arguments: dict = field(default_factory=dict)  # statically known literal constructor kwargs
+    location: Location = field(default_factory=Location)
+
+
+@dataclass
+class Call:
+    """A callee entering a graph: a call, a Sequential element, `model.add`, ..."""
+
+    callee: str  # Model.key
+    training: Training
+    composition: Composition
+    location: Location
+    enclosing_training_false: bool = False  # an enclosing call passes training=False
+    container: str | None = None  # Model.key of the Sequential/Model it is composed into
+    order: int = 0  # position in (abstract) execution order
+
+
+@dataclass
+class TrainableChange:
+    """An assignment to `trainable` (on a model, all its layers, some of them, or its BN layers)."""
+
+    target: str  # Model.key
+    value: bool | None  # None: not a constant
+    scope: Literal["model", "layers", "some_layers", "batchnorm"]
+    location: Location
+    keeps_bn_frozen: bool = False  # the same statement/loop keeps BatchNormalization frozen
+    order: int = 0
+
+
+@dataclass
+class Compile:
+    model: str | None  # Model.key, or None when the receiver is unknown
+    location: Location
+    order: int = 0
+
+
+@dataclass
+class Fit:
+    model: str | None
+    location: Location
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The runtime whose semantics the rules assume, and where that was decided."""
+
+    target: RuntimeTarget
+    source: str  # e.g. "metadata.json keras_version 3.15.1", "import tf_keras (line 3)"
+
+
+@dataclass
+class Unit:
+    """Everything one input file (or SavedModel directory) says, lowered to facts."""
+
+    path: str
+    kind: InputKind
+    runtime: Runtime
+    models: dict[str, Model] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    trainable_changes: list[TrainableChange] = field(default_factory=list)
+    compiles: list[Compile] = field(default_factory=list)
+    fits: list[Fit] = field(default_factory=list)
+    # Source lines by cell (None for a plain script): suppression comments and stable
+    # fingerprints are read from here. Empty for saved models.
+    sources: dict[int | None, list[str]] = field(default_factory=dict)
+    # Non-fatal notes (e.g. a notebook cell that does not parse), reported as input errors.
+    problems: list[str] = field(default_factory=list)

@@ -1,0 +1,152 @@
+"""Which runtime's semantics apply: legacy (Keras <= 2.3, TF1), keras2 (tf.keras 2.x, tf_keras), keras3."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from bnlint.ir import Runtime
+
+# What a script is assumed to target when nothing says otherwise: TF >= 2.16 ships Keras 3.
+DEFAULT = Runtime("keras3", "default (no pins or imports say otherwise)")
+
+
+def from_keras_version(version: str | None, source: str) -> Runtime:
+    """The runtime a saved file was written by, from its recorded Keras version."""
+    try:
+        parsed = Version(str(version))
+    except InvalidVersion:
+        return Runtime(DEFAULT.target, f"{source}: unreadable version {version!r}, assuming keras3")
+    if parsed.major >= 3:
+        return Runtime("keras3", f"{source} {version}")
+    if parsed < Version("2.4"):
+        return Runtime("legacy", f"{source} {version}")
+    return Runtime("keras2", f"{source} {version}")
+
+
+# --- The project's pins -----------------------------------------------------------------
+
+PIN_FILES = ("requirements.txt", "requirements-dev.txt", "requirements*.txt", "pyproject.toml", "setup.cfg", "environment.yml", "environment.yaml")
+# Releases a pin is tested against: the newest one it admits decides the runtime.
+_KERAS = [f"2.{m}.0" for m in range(0, 16)] + [f"3.{m}.0" for m in range(0, 16)]
+_TENSORFLOW = [f"1.{m}.0" for m in range(0, 16)] + [f"2.{m}.0" for m in range(0, 22)]
+_TF_NAMES = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-macos", "tensorflow-intel", "tf-nightly"}
+
+
+def _newest_admitted(requirement, candidates: list[str]) -> Version | None:
+    # The versions the pin names itself count too: `keras==2.2.4` admits none of the x.y.0 releases.
+    named = [spec.version for spec in requirement.specifier if "*" not in spec.version]
+    admitted = [Version(v) for v in candidates + named if requirement.specifier.contains(v, prereleases=False)]
+    return max(admitted) if admitted else None
+
+
+def runtime_from_requirements(lines: list[str], source: str) -> Runtime | None:
+    """The runtime a list of requirement strings pins, if it pins keras or tensorflow."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    keras = tensorflow = None
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        if not text or text.startswith(("-", "git+", "http")):
+            continue
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue
+        name = req.name.lower().replace("_", "-")
+        if name == "keras" and req.specifier:
+            keras = (req, _newest_admitted(req, _KERAS))
+        elif name in _TF_NAMES and req.specifier:
+            tensorflow = (req, _newest_admitted(req, _TENSORFLOW))
+    if keras and keras[1]:
+        req, version = keras
+        target = "keras3" if version.major >= 3 else ("legacy" if version < Version("2.4") else "keras2")
+        return Runtime(target, f"{source}: {req}")
+    if tensorflow and tensorflow[1]:
+        req, version = tensorflow
+        target = "keras3" if version >= Version("2.16") else ("legacy" if version < Version("2.2") else "keras2")
+        return Runtime(target, f"{source}: {req}")
+    return None
+
+
+def _poetry_specifier(spec: str) -> str:
+    """Poetry's `^2.12` (<3), `~2.12` (<2.13) and bare `2.12` as a PEP 440 specifier."""
+    parts = spec[1:].split(".")
+    if spec[0] == "^" and parts[0].isdigit():
+        return f">={spec[1:]},<{int(parts[0]) + 1}"
+    if spec[0] == "~" and len(parts) > 1 and parts[1].isdigit():
+        return f">={spec[1:]},<{parts[0]}.{int(parts[1]) + 1}"
+    return spec if spec[0] in "<>=!~" else f"=={spec}"
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    """Requirement strings from one pin file; unreadable files say nothing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    if path.suffix == ".txt":
+        return text.splitlines()
+    if path.name == "pyproject.toml":
+        from bnlint.config import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            return []
+        project = data.get("project", {})
+        lines = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            lines += list(extra)
+        poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+        for name, spec in poetry.items():
+            spec = spec.get("version", "") if isinstance(spec, dict) else spec
+            if isinstance(spec, str) and spec not in ("", "*"):
+                lines.append(name + _poetry_specifier(spec))
+        return lines
+    if path.name == "setup.cfg":
+        import configparser
+
+        parser = configparser.ConfigParser()
+        try:
+            parser.read_string(text)
+        except configparser.Error:
+            return []
+        return parser.get("options", "install_requires", fallback="").splitlines()
+    # environment.yml: conda specs ("tensorflow=2.12") and a nested pip list
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    lines = []
+    for dep in (data or {}).get("dependencies", []) if isinstance(data, dict) else []:
+        if isinstance(dep, dict):
+            lines += [str(d) for d in dep.get("pip", [])]
+        elif isinstance(dep, str):
+            name, _, version = dep.partition("=")
+            lines.append(f"{name}=={version.lstrip('=')}" if version and version[0] not in "<>" else dep)
+    return lines
+
+
+def _pin_files(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for pattern in PIN_FILES:
+        found += [p for p in sorted(folder.glob(pattern)) if p not in found]
+    return found
+
+
+@lru_cache(maxsize=1024)
+def from_pins(folder: Path) -> Runtime | None:
+    """The runtime pinned by the nearest pin files, from folder up to the repository root."""
+    for directory in (folder, *folder.parents):
+        for pin_file in _pin_files(directory):
+            runtime = runtime_from_requirements(_requirement_lines(pin_file), pin_file.name)
+            if runtime:
+                return runtime
+        if (directory / ".git").exists():
+            break  # pins above the repository are not this project's
+    return None

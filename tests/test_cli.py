@@ -1,0 +1,186 @@
+"""The command line, through click's CliRunner and (for import hygiene) a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bnlint.cli import cli
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+BUGGY = """\
+import keras
+base = keras.applications.ResNet50(weights=None, include_top=False)
+base.trainable = False
+inputs = keras.Input((64, 64, 3))
+x = base(inputs)
+"""
+
+CLEAN = """\
+import keras
+base = keras.applications.ResNet50(weights=None, include_top=False)
+base.trainable = False
+inputs = keras.Input((64, 64, 3))
+x = base(inputs, training=False)
+"""
+
+
+def run(*args: str, cwd: Path | None = None):
+    runner = CliRunner()
+    if cwd is None:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+    with runner.isolated_filesystem(temp_dir=cwd):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    (tmp_path / ".git").mkdir()  # the pins search stops here
+    (tmp_path / "buggy.py").write_text(BUGGY)
+    (tmp_path / "clean.py").write_text(CLEAN)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_findings_exit_1_with_ruff_style_lines(project):
+    result = run("check", "buggy.py", "--no-confirm", "--no-cache")
+    assert result.exit_code == 1
+    assert result.output.startswith("buggy.py:5:5: BN001 ")
+    assert "Found 1 finding" in result.output
+
+
+def test_clean_input_exits_0(project):
+    result = run("check", "clean.py", "--no-confirm", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert "All checks passed" in result.output
+
+
+def test_default_path_is_the_current_directory(project):
+    result = run("check", "--no-confirm", "--no-cache", "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert [(f["path"], f["rule"], f["line"]) for f in report["findings"]] == [("buggy.py", "BN001", 5)]
+
+
+def test_json_contract_fields(project):
+    report = json.loads(run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json").output)
+    assert report["version"] == "0.1.0"
+    assert report["errors"] == []
+    finding = report["findings"][0]
+    assert {"rule", "name", "severity", "message", "path", "line", "column", "cell", "layer_path", "confirmation", "runtime"} <= set(finding)
+    assert finding["name"] == "frozen-batchnorm-called-without-training-false"
+    assert (finding["line"], finding["column"], finding["cell"], finding["layer_path"]) == (5, 5, None, None)
+    assert finding["confirmation"]["status"] == "not-run"
+    assert finding["runtime"]["target"] == "keras3"
+
+
+def test_runtime_follows_pins_and_configuration(project):
+    (project / "requirements.txt").write_text("tensorflow==2.15.0\n")
+    finding = json.loads(run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json").output)["findings"][0]
+    assert finding["runtime"] == {"target": "keras2", "source": "requirements.txt: tensorflow==2.15.0"}
+    assert "Call it as `base(inputs, training=False)`" in finding["fix"]
+    (project / ".bnlint.yaml").write_text("target-runtime: keras3\n")
+    finding = json.loads(run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json").output)["findings"][0]
+    assert finding["runtime"]["target"] == "keras3"
+    assert "keep" in finding["fix"].lower() and "frozen" in finding["fix"]
+
+
+def test_output_file(project):
+    result = run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json", "--output", "report.json")
+    assert result.exit_code == 1
+    assert json.loads((project / "report.json").read_text())["findings"][0]["rule"] == "BN001"
+
+
+def test_select_ignore_and_exit_zero(project):
+    assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--ignore", "BN001").exit_code == 0
+    assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--select", "BN002,BN003").exit_code == 0
+    assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--exit-zero").exit_code == 0
+    assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--fail-on", "error").exit_code == 1
+
+
+def test_unknown_selector_is_a_usage_error(project):
+    result = run("check", "buggy.py", "--no-confirm", "--select", "BN999")
+    assert result.exit_code == 2
+    assert "unknown rule selector 'BN999'" in result.output
+
+
+def test_inline_suppressions(project):
+    (project / "noqa.py").write_text(BUGGY.replace("x = base(inputs)", "x = base(inputs)  # noqa: BN001"))
+    (project / "ignore.py").write_text(BUGGY.replace("x = base(inputs)", "x = base(inputs)  # bnlint: ignore[BN001]"))
+    (project / "other.py").write_text(BUGGY.replace("x = base(inputs)", "x = base(inputs)  # noqa: BN002"))
+    assert run("check", "noqa.py", "ignore.py", "--no-confirm", "--no-cache").exit_code == 0
+    assert run("check", "other.py", "--no-confirm", "--no-cache").exit_code == 1
+
+
+def test_per_file_ignores_from_pyproject(project):
+    (project / "pyproject.toml").write_text('[tool.bnlint]\nper-file-ignores = {"buggy.py" = ["BN001"]}\n')
+    assert run("check", "buggy.py", "--no-confirm", "--no-cache").exit_code == 0
+
+
+def test_bad_inputs_get_one_line_each_and_exit_2_while_the_rest_is_scanned(project):
+    (project / "broken.py").write_text("def f(:\n")
+    (project / "notebook.ipynb").write_text("{not json")
+    (project / "model.keras").write_bytes(b"PK\x03\x04 truncated")
+    result = CliRunner().invoke(cli, ["check", ".", "missing.py", "--no-confirm", "--no-cache"], catch_exceptions=False)
+    assert result.exit_code == 2
+    stderr_lines = [line for line in result.stderr.splitlines() if line]
+    assert [line.split(":")[0] for line in stderr_lines] == ["missing.py", "broken.py", "model.keras", "notebook.ipynb"]
+    assert "Traceback" not in result.output
+    assert "buggy.py:5:5: BN001" in result.stdout  # the good inputs were still analysed
+
+
+def test_rules_and_rule_commands():
+    listing = run("rules")
+    assert listing.exit_code == 0
+    assert [line.split()[0] for line in listing.output.splitlines()] == ["BN001", "BN002", "BN003", "BN004", "BN005"]
+    doc = run("rule", "bn001")
+    assert doc.exit_code == 0
+    assert "frozen-batchnorm-called-without-training-false" in doc.output
+    assert run("rule", "BN999").exit_code == 2
+
+
+def test_user_rule_directory(project):
+    rules = project / "my_rules"
+    rules.mkdir()
+    (rules / "ORG001.yaml").write_text(
+        "id: ORG001\nname: any-frozen-model-call\nseverity: info\ninputs: [script]\n"
+        "summary: Every call of a frozen model.\nmessage: '`{callee.name}` is frozen'\nfix: none\n"
+        "rationale: Our team reviews every frozen call.\n"
+        "match: {fact: call, where: [{callee.frozen: true}]}\n"
+    )
+    result = run("check", "clean.py", "--no-confirm", "--no-cache", "--rules-dir", "my_rules")
+    assert result.exit_code == 1
+    assert "ORG001 `base` is frozen" in result.output
+
+
+def test_examples_directory_has_findings_of_every_kind():
+    report = json.loads(run("check", str(EXAMPLES), "--no-confirm", "--no-cache", "--format", "json").output)
+    assert report["errors"] == []
+    found = {(Path(f["path"]).name, f["rule"]) for f in report["findings"]}
+    assert {("finetune_buggy.py", "BN001"), ("finetune_buggy.py", "BN003"), ("finetune_buggy.py", "BN004"),
+            ("finetune_notebook.ipynb", "BN002")} <= found
+    assert not any(name == "finetune_correct.py" for name, _ in found)
+
+
+def test_static_path_never_imports_tensorflow(project):
+    code = (
+        "import sys; from bnlint.cli import main; sys.argv = ['bnlint', 'check', '.', '--no-confirm', '--no-cache'];\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_python_dash_m(project):
+    result = subprocess.run([sys.executable, "-m", "bnlint", "check", "buggy.py", "--no-confirm", "--no-cache"],
+                            cwd=project, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "BN001" in result.stdout
