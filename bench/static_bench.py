@@ -88,7 +88,8 @@ def make_script_corpus(target: Path, count: int) -> list[Path]:
 
 
 def make_model_corpus(target: Path, count: int) -> list[Path]:
-    sources = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".keras", ".h5") and p.is_file())
+    sources = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".keras", ".h5") and p.is_file() and ".weights." not in p.name)
+    target.mkdir(parents=True, exist_ok=True)
     if not sources:
         sys.exit(f"no model fixtures under {FIXTURES}: run scripts/make_models.py first")
     files = []

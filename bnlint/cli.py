@@ -89,7 +89,7 @@ def _load_settings(config: Path | None, paths: list[str], extend_select=(), igno
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="Report only findings not in this baseline file.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path), help="Record the current findings as the baseline and exit 0.")
 @click.option("--fix", is_flag=True, help="Rewrite scripts to fix what can be fixed safely.")
-@click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; change nothing.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and nothing else; change nothing (exit 1 if there is a fix).")
 def check(paths, output_format, output, select, extend_select, ignore, target_runtime, confirm, sample,
           confirm_timeout, unsafe_load_custom_code, exec_scripts, config, rules_dir, exit_zero, fail_on, jobs,
           no_cache, cache_dir, baseline, write_baseline, fix, diff) -> None:
@@ -104,22 +104,20 @@ def check(paths, output_format, output, select, extend_select, ignore, target_ru
         jobs=jobs, fail_on=fail_on, cache=False if no_cache else None, cache_dir=cache_dir,
         rules_dirs=tuple(rules_dir) or None,
     )
-    report = scan(paths, settings)
+    report = _baselined(scan(paths, settings), baseline, write_baseline)
 
     if fix or diff:
         from bnlint.autofix import apply_fixes
 
-        changed = apply_fixes(report, write=fix, show_diff=diff)
-        if fix and changed:
-            report = scan(paths, settings)  # report what is left after fixing
-
-    if baseline is not None and write_baseline is None:
-        from bnlint.baseline import BaselineError, apply_baseline, load_baseline
-
-        try:
-            apply_baseline(report, load_baseline(baseline))
-        except BaselineError as exc:
-            raise UsageProblem(str(exc)) from None
+        # Findings the baseline accepts are not fixed either.
+        changed = apply_fixes(report, write=fix and not diff, show_diff=diff)
+        if diff:
+            # Like ruff: only the diff, nothing written; exit 1 when there is something to fix.
+            for error in report.errors:
+                click.echo(str(error), err=True)
+            sys.exit(EXIT_ERROR if report.errors else EXIT_FINDINGS if changed else EXIT_CLEAN)
+        if changed:
+            report = _baselined(scan(paths, settings), baseline, write_baseline)  # what is left
 
     if write_baseline is None:
         _confirm(report, settings, unsafe_load_custom_code, exec_scripts)
@@ -142,6 +140,18 @@ def check(paths, output_format, output, select, extend_select, ignore, target_ru
     else:
         click.echo(rendered, nl=not rendered.endswith("\n"))
     sys.exit(exit_status(report, settings, exit_zero))
+
+
+def _baselined(report: Report, baseline: Path | None, write_baseline: Path | None) -> Report:
+    """The report without the findings the baseline file accepts (unless a new one is being written)."""
+    if baseline is not None and write_baseline is None:
+        from bnlint.baseline import BaselineError, apply_baseline, load_baseline
+
+        try:
+            apply_baseline(report, load_baseline(baseline))
+        except BaselineError as exc:
+            raise UsageProblem(str(exc)) from None
+    return report
 
 
 def _confirm(report: Report, settings: Settings, allow_unsafe: bool, exec_scripts: bool) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fnmatch import fnmatch
 from pathlib import Path
 
 from bnlint.report import InputError
@@ -31,22 +32,29 @@ def is_savedmodel_dir(path: Path) -> bool:
     return (path / "saved_model.pb").is_file()
 
 
-def _excluded(relative: str, name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch(name, p) or fnmatch(relative, p) or fnmatch(relative, p.rstrip("/") + "/*") for p in patterns)
+def exclusion_matcher(patterns: tuple[str, ...]) -> Callable[[str, str], bool]:
+    """One compiled regex for all patterns: a pattern matches a file or folder by its name, its path
+    relative to the scanned folder, or as a folder prefix of that path."""
+    if not patterns:
+        return lambda relative, name: False
+    translated = [fnmatch.translate(p) for p in patterns]
+    translated += [fnmatch.translate(p.rstrip("/") + "/*") for p in patterns]
+    regex = re.compile("|".join(f"(?:{t})" for t in translated))
+    return lambda relative, name: bool(regex.match(name) or regex.match(relative))
 
 
 def _display(display_root: str, relative: str) -> str:
     return relative if os.path.normpath(display_root) == "." else os.path.join(display_root, relative)
 
 
-def _walk(root: Path, display_root: str, patterns: tuple[str, ...]) -> Iterator[Input]:
+def _walk(root: Path, display_root: str, excluded: Callable[[str, str], bool]) -> Iterator[Input]:
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
         rel_here = os.path.relpath(folder, root)
         kept = []
         for d in sorted(dirs):
             rel = os.path.normpath(os.path.join(rel_here, d))
-            if _excluded(rel, d, patterns):
+            if excluded(rel, d):
                 continue
             if is_savedmodel_dir(here / d):
                 yield Input(here / d, _display(display_root, rel), "savedmodel")
@@ -56,7 +64,7 @@ def _walk(root: Path, display_root: str, patterns: tuple[str, ...]) -> Iterator[
         for name in sorted(files):
             kind = SUFFIX_KINDS.get(os.path.splitext(name)[1].lower())
             rel = os.path.normpath(os.path.join(rel_here, name))
-            if kind and not _excluded(rel, name, patterns):
+            if kind and not excluded(rel, name):
                 yield Input(here / name, _display(display_root, rel), kind)
 
 
@@ -64,13 +72,14 @@ def discover(paths: list[str], patterns: tuple[str, ...]) -> tuple[list[Input], 
     """Inputs in a stable order, and one error per path that cannot be used."""
     inputs: list[Input] = []
     errors: list[InputError] = []
+    excluded = exclusion_matcher(patterns)
     for given in paths:
         path = Path(given)
         if path.is_dir():
             if is_savedmodel_dir(path):
                 inputs.append(Input(path, given, "savedmodel"))
             else:
-                inputs.extend(sorted(_walk(path, given, patterns), key=lambda i: i.display))
+                inputs.extend(sorted(_walk(path, given, excluded), key=lambda i: i.display))
         elif path.is_file():
             # A file named explicitly is checked even inside an excluded folder, as ruff does.
             kind = SUFFIX_KINDS.get(path.suffix.lower())

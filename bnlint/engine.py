@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 
 from bnlint import facts
 from bnlint.ir import Unit
-from bnlint.match import MISSING, lookup, matches
+from bnlint.match import MISSING, lookup
 from bnlint.report import Finding
 from bnlint.rules import Rule
 
@@ -85,15 +85,16 @@ def run_rules(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool] 
     """All findings of the enabled rules on one unit, sorted, suppressions applied."""
     found: dict[tuple, Finding] = {}
     cache: dict[str, list[dict]] = {}
+    shared = facts.Records(unit)
     for rule in rules:
         if unit.kind not in rule.inputs or not enabled(rule.id):
             continue
         for alternative in rule.match:
             fact = alternative["fact"]
             if fact not in cache:
-                cache[fact] = facts.records(unit, fact)
+                cache[fact] = facts.records(unit, fact, shared)
             for record in cache[fact]:
-                if matches(alternative["where"], record):
+                if alternative["predicate"](record):
                     finding = _finding(rule, fact, record, unit)
                     # One finding per rule and place, however many paths led there.
                     key = (finding.rule, finding.cell, finding.line, finding.column, finding.layer_path)

@@ -8,95 +8,111 @@ every frontend.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections import defaultdict
+from functools import cached_property
 
-from bnlint.ir import Location, Model, TrainableChange, Unit
+from bnlint.ir import Location, TrainableChange, Unit
 
 
-def _model_record(model: Model | None, unit: Unit) -> dict:
-    if model is None:
-        return {}
-    record = asdict(model)
-    calls = [c for c in unit.calls if c.callee == model.key and c.composition == "call"]
-    # Protected for keras2 means every functional call passes training=False (there or above).
-    record["called_with_training_false"] = bool(calls) and all(
-        c.training == "false" or c.enclosing_training_false for c in calls
-    )
-    record["composed"] = any(c.callee == model.key for c in unit.calls)
+def _plain(fact) -> dict:
+    """A fact as a dict, its Location as a dict too. Shallow on purpose: records are read-only,
+    and `dataclasses.asdict` (a deep copy) was most of the engine's time on large models."""
+    record = dict(vars(fact))
+    for key, value in record.items():
+        if isinstance(value, Location):
+            record[key] = dict(vars(value))
     return record
 
 
-def _base(unit: Unit, location: Location) -> dict:
-    return {"runtime": unit.runtime.target, "input": unit.kind, "location": asdict(location)}
+class Records:
+    """The records of one unit, built lazily and once per fact type."""
 
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
 
-def call_records(unit: Unit) -> list[dict]:
-    records = []
-    for call in unit.calls:
-        record = _base(unit, call.location) | asdict(call)
-        record["callee"] = _model_record(unit.models.get(call.callee), unit)
-        record["container"] = _model_record(unit.models.get(call.container or ""), unit)
-        records.append(record)
-    return records
+    @cached_property
+    def _calls_by_callee(self) -> dict[str, list]:
+        index = defaultdict(list)
+        for call in self.unit.calls:
+            index[call.callee].append(call)
+        return index
 
+    @cached_property
+    def _models(self) -> dict[str, dict]:
+        records = {}
+        for key, model in self.unit.models.items():
+            record = _plain(model)
+            calls = self._calls_by_callee.get(key, [])
+            functional = [c for c in calls if c.composition == "call"]
+            # Protected for keras2 means every functional call passes training=False (there or above).
+            record["called_with_training_false"] = bool(functional) and all(
+                c.training == "false" or c.enclosing_training_false for c in functional
+            )
+            record["composed"] = bool(calls)
+            records[key] = record
+        return records
 
-def model_records(unit: Unit) -> list[dict]:
-    return [_base(unit, m.location) | _model_record(m, unit) for m in unit.models.values()]
+    def model(self, key: str | None) -> dict:
+        return self._models.get(key or "", {}) if key is not None else {}
 
+    def _base(self, location: Location) -> dict:
+        return {"runtime": self.unit.runtime.target, "input": self.unit.kind, "location": dict(vars(location))}
 
-def _bn_frozen_later(unit: Unit, change: TrainableChange) -> bool:
-    return any(
-        other.target == change.target
-        and other.scope == "batchnorm"
-        and other.value is False
-        and other.order > change.order
-        for other in unit.trainable_changes
-    )
+    def call(self) -> list[dict]:
+        return [
+            self._base(call.location) | _plain(call) | {"callee": self.model(call.callee), "container": self.model(call.container)}
+            for call in self.unit.calls
+        ]
 
+    def model_facts(self) -> list[dict]:
+        # A model fact is its own subject: `target` lets a rule word its message the same
+        # way for a script's trainable change and a saved model's layer.
+        return [self._base(m.location) | record | {"target": record}
+                for m, record in ((m, self._models[m.key]) for m in self.unit.models.values())]
 
-def trainable_change_records(unit: Unit) -> list[dict]:
-    records = []
-    for change in unit.trainable_changes:
-        record = _base(unit, change.location) | asdict(change)
-        record["target"] = _model_record(unit.models.get(change.target), unit)
-        record["protects_bn"] = change.keeps_bn_frozen or _bn_frozen_later(unit, change)
-        records.append(record)
-    return records
+    def _bn_frozen_later(self, change: TrainableChange) -> bool:
+        return any(
+            other.target == change.target and other.scope == "batchnorm" and other.value is False and other.order > change.order
+            for other in self.unit.trainable_changes
+        )
+
+    def trainable_change(self) -> list[dict]:
+        return [
+            self._base(change.location) | _plain(change) | {
+                "target": self.model(change.target),
+                "protects_bn": change.keeps_bn_frozen or self._bn_frozen_later(change),
+            }
+            for change in self.unit.trainable_changes
+        ]
+
+    def fit(self) -> list[dict]:
+        """Each fit, with the trainable change (if any) made after the last compile of its model."""
+        records = []
+        for fit in self.unit.fits:
+            compiles = [c for c in self.unit.compiles if c.order < fit.order and _same_model(c.model, fit.model)]
+            stale = last = None
+            if compiles:
+                last = max(compiles, key=lambda c: c.order)
+                changes = [t for t in self.unit.trainable_changes if last.order < t.order < fit.order]
+                stale = changes[0] if changes else None
+            records.append(self._base(fit.location) | _plain(fit) | {
+                "model": self.model(fit.model),
+                "compiled": bool(compiles),
+                "changed_since_compile": stale is not None,
+                # Where the last compile() is: the autofix copies it before a stale fit().
+                "last_compile": {} if last is None else dict(vars(last.location)),
+                "change": {} if stale is None else _plain(stale) | {"target": self.model(stale.target)},
+            })
+        return records
 
 
 def _same_model(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
 
 
-def fit_records(unit: Unit) -> list[dict]:
-    """Each fit, with the trainable change (if any) made after the last compile of its model."""
-    records = []
-    for fit in unit.fits:
-        compiles = [c for c in unit.compiles if c.order < fit.order and _same_model(c.model, fit.model)]
-        stale = None
-        if compiles:
-            last_compile = max(c.order for c in compiles)
-            changes = [t for t in unit.trainable_changes if last_compile < t.order < fit.order]
-            stale = changes[0] if changes else None
-        record = _base(unit, fit.location) | asdict(fit)
-        record["model"] = _model_record(unit.models.get(fit.model or ""), unit)
-        record["compiled"] = bool(compiles)
-        record["changed_since_compile"] = stale is not None
-        record["change"] = {} if stale is None else (
-            asdict(stale) | {"target": _model_record(unit.models.get(stale.target), unit)}
-        )
-        records.append(record)
-    return records
+FACTS = {"call": Records.call, "model": Records.model_facts, "trainable_change": Records.trainable_change, "fit": Records.fit}
 
 
-RECORDS = {
-    "call": call_records,
-    "model": model_records,
-    "trainable_change": trainable_change_records,
-    "fit": fit_records,
-}
-
-
-def records(unit: Unit, fact: str) -> list[dict]:
-    return RECORDS[fact](unit)
-
+def records(unit: Unit, fact: str, cache: Records | None = None) -> list[dict]:
+    """The records of one fact type; pass the same `cache` to share model records across types."""
+    return FACTS[fact](cache or Records(unit))

@@ -13,6 +13,7 @@ conditions. A list of conditions means all of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 MISSING = object()
@@ -31,45 +32,45 @@ def lookup(record: dict, path: str) -> Any:
     return value
 
 
-def _compare(actual: Any, expected: Any) -> bool:
-    if actual is MISSING:
-        return False
-    if isinstance(expected, list):
-        return any(_compare(actual, e) for e in expected)
-    return actual == expected
+def _equals(path: tuple[str, ...], expected: Any) -> Callable[[dict], bool]:
+    accepted = expected if isinstance(expected, list) else [expected]
+
+    def test(record: dict) -> bool:
+        value: Any = record
+        for part in path:
+            if not isinstance(value, dict) or part not in value:
+                return False  # a missing field never matches, not even None
+            value = value[part]
+        # `True == 1` in Python; a rule saying `true` must not match a count of 1.
+        return any(value == a and type(value) is type(a) for a in accepted)
+
+    return test
 
 
-def matches(condition: Any, record: dict) -> bool:
+def compile_condition(condition: Any, where: str = "rule") -> Callable[[dict], bool]:
+    """Validate a condition once, at rule load time, and turn it into a fast predicate."""
     if isinstance(condition, list):
-        return all(matches(c, record) for c in condition)
-    if not isinstance(condition, dict):
-        raise MatchError(f"a condition must be a mapping or a list, not {condition!r}")
-    for key, expected in condition.items():
-        if key == "all":
-            ok = matches(list(expected), record)
-        elif key == "any":
-            ok = any(matches(c, record) for c in expected)
-        elif key == "not":
-            ok = not matches(expected, record)
-        else:
-            ok = _compare(lookup(record, key), expected)
-        if not ok:
-            return False
-    return True
-
-
-def validate(condition: Any, where: str) -> None:
-    """Fail early, at rule load time, on conditions that could never be evaluated."""
-    if isinstance(condition, list):
-        for c in condition:
-            validate(c, where)
-        return
+        parts = [compile_condition(c, where) for c in condition]
+        return lambda record: all(p(record) for p in parts)
     if not isinstance(condition, dict) or not condition:
         raise MatchError(f"{where}: a condition must be a non-empty mapping, not {condition!r}")
+    parts = []
     for key, expected in condition.items():
         if key in ("all", "any"):
             if not isinstance(expected, list):
                 raise MatchError(f"{where}: `{key}` takes a list of conditions")
-            validate(expected, where)
+            subs = [compile_condition(c, where) for c in expected]
+            combine = all if key == "all" else any
+            parts.append(lambda record, subs=subs, combine=combine: combine(p(record) for p in subs))
         elif key == "not":
-            validate(expected, where)
+            sub = compile_condition(expected, where)
+            parts.append(lambda record, sub=sub: not sub(record))
+        else:
+            parts.append(_equals(tuple(str(key).split(".")), expected))
+    if len(parts) == 1:
+        return parts[0]
+    return lambda record: all(p(record) for p in parts)
+
+
+def matches(condition: Any, record: dict) -> bool:
+    return compile_condition(condition)(record)

@@ -79,7 +79,7 @@ def parse_rule(data: dict, path: Path) -> Rule:
         if not isinstance(alt, dict) or alt.get("fact") not in FACTS or "where" not in alt:
             raise RuleError(f"{path}: each match needs `fact` (one of {', '.join(FACTS)}) and `where`")
         try:
-            match.validate(alt["where"], str(path))
+            alt["predicate"] = match.compile_condition(alt["where"], str(path))
         except match.MatchError as exc:
             raise RuleError(str(exc)) from None
     return Rule(

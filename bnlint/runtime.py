@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from bnlint.ir import Runtime
 
@@ -13,15 +14,24 @@ from bnlint.ir import Runtime
 DEFAULT = Runtime("keras3", "default (no pins or imports say otherwise)")
 
 
+_LEADING_RELEASE = re.compile(r"\d+(?:\.\d+)*")
+
+
 def from_keras_version(version: str | None, source: str) -> Runtime:
-    """The runtime a saved file was written by, from its recorded Keras version."""
-    try:
-        parsed = Version(str(version))
-    except InvalidVersion:
+    """The runtime a saved file was written by, from its recorded Keras version.
+
+    Only the leading release number is read: tf.keras recorded "2.2.4-tf" (TF 1.13-2.1) and
+    "2.3.0-tf" (TF 2.2-2.3); the latter already has keras2 semantics, standalone Keras 2.3 does not.
+    """
+    if version is None:
+        return Runtime(DEFAULT.target, f"{source} not recorded, assuming keras3")
+    release = _LEADING_RELEASE.match(str(version).strip())
+    if release is None:
         return Runtime(DEFAULT.target, f"{source}: unreadable version {version!r}, assuming keras3")
+    parsed = Version(release.group())
     if parsed.major >= 3:
         return Runtime("keras3", f"{source} {version}")
-    if parsed < Version("2.4"):
+    if parsed < Version("2.3" if str(version).strip().endswith("-tf") else "2.4"):
         return Runtime("legacy", f"{source} {version}")
     return Runtime("keras2", f"{source} {version}")
 

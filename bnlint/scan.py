@@ -70,6 +70,9 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         key = _cache_key(item, content, job, pinned)
         hit = cache.load(settings.cache_dir, key)
         if hit is not None:
+            # The cached path may be another checkout's: the autofixer writes to this one.
+            for finding in hit[0]:
+                finding.context["file"] = str(item.path.resolve())
             return hit
     try:
         unit = _read_unit(item)

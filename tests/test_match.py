@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bnlint.match import MatchError, matches, validate
+from bnlint.match import MatchError, compile_condition, matches
 
 RECORD = {"training": "absent", "runtime": "keras3", "callee": {"frozen": True, "kind": "model", "contains_bn": True}}
 
@@ -20,6 +20,7 @@ RECORD = {"training": "absent", "runtime": "keras3", "callee": {"frozen": True, 
         ({"any": [{"runtime": "keras2"}, {"callee.contains_bn": True}]}, True),
         ({"not": {"all": [{"runtime": ["keras2", "legacy"]}, {"training": "absent"}]}}, True),
         ({"not": {"training": "absent"}}, False),
+        ({"callee.frozen": 1}, False),  # True == 1 in Python, not in a rule
     ],
 )
 def test_conditions(condition, expected):
@@ -29,4 +30,4 @@ def test_conditions(condition, expected):
 @pytest.mark.parametrize("bad", [{}, "training", {"any": {"a": 1}}, [{"all": "x"}]])
 def test_malformed_conditions_fail_at_load_time(bad):
     with pytest.raises(MatchError):
-        validate(bad, "rule.yaml")
+        compile_condition(bad, "rule.yaml")

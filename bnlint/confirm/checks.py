@@ -1,0 +1,428 @@
+"""Measure what a callee's BatchNormalization layers do in a real model (worker side: runs TF).
+
+Every pass starts from the same state: trainable flags, BN weights and moving statistics and
+random-number state are restored after each pass, so the model ends exactly as loaded.
+
+A pass's divergence is measured against a reference pass in the *same* call mode with the
+callee's BN layers held in inference mode (`trainable = False` pins a BN layer to its moving
+statistics in Keras 3 and in tf.keras 2), from the same random state. Dropout, noise and
+augmentation then draw the same values in both passes and cancel out: what is left is exactly
+what the callee's BN layers add. BN layers outside the callee are held in inference mode
+throughout, so each finding measures its own callee.
+
+Check kinds:
+
+- `frozen` (BN001, BN002, BN004): the training-mode pass as loaded (`active`; when every BN
+  layer of the callee is frozen as loaded, that pass is the reference pass itself), then with the
+  callee unfrozen the way a fine-tuner does it, `callee.trainable = True` (`latent_*`).
+- `training-true` (BN005): inference-style passes, `model(x, training=False)` as predict() and
+  evaluate() call it (`predict_*`) and `model(x)` as a direct call or an exported serving
+  function does (`call_*`).
+
+Remedies re-run the check: `training-false` on a model rebuilt with `training=False` at the
+flagged call site, `freeze-batchnorm` with the callee unfrozen but its BN layers kept frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# A divergence: outputs differ by more than 0.1% of their norm, or any moving statistic moved.
+# Float noise between two identical passes is orders of magnitude below both.
+REL_DIFF_TOLERANCE = 1e-3
+STATS_TOLERANCE = 1e-6
+SEED = 0
+
+
+@dataclass
+class Subject:
+    """A model to call and the layer whose BN layers a finding is about."""
+
+    model: object
+    callee: object
+    # Remedy (a): the same model rebuilt with `training=False` where the callee is called.
+    # Returns (model, callee, shares_layers) or None when the composition has no call site.
+    with_training_false: Callable[[], tuple[object, object, bool] | None] | None = None
+
+
+def walk_layers(layer) -> list:
+    """The layer and every layer inside it, parents before children, each once."""
+    flatten = getattr(layer, "_flatten_layers", None)
+    found = list(flatten(include_self=True, recursive=True)) if flatten else [layer]
+    seen, ordered = set(), []
+    for item in found:
+        if id(item) not in seen:
+            seen.add(id(item))
+            ordered.append(item)
+    return ordered
+
+
+def is_batchnorm(layer) -> bool:
+    # Duck-typed: BatchNormalization, SyncBatchNormalization and user subclasses all qualify.
+    return hasattr(layer, "moving_mean") and hasattr(layer, "moving_variance") and not getattr(layer, "layers", None)
+
+
+def find_layer(model, path: str | None):
+    """The layer at a `/`-joined path of layer names (through nested models and wrappers)."""
+    layer = model
+    for name in [p for p in (path or "").split("/") if p]:
+        children = list(getattr(layer, "layers", None) or [])
+        inner = getattr(layer, "layer", None)  # TimeDistributed, Bidirectional, other wrappers
+        if inner is not None:
+            children.append(inner)
+        match = [child for child in children if child.name == name]
+        if not match and inner is not None:
+            match = [child for child in getattr(inner, "layers", None) or [] if child.name == name]
+        if not match:
+            raise LookupError(f"no layer {name!r} in {layer.name!r}")
+        layer = match[0]
+    return layer
+
+
+def path_to(model, target) -> list[str] | None:
+    """Layer names leading from `model` to the `target` object, or None if it is not inside."""
+    if model is target:
+        return []
+    children = list(getattr(model, "layers", None) or [])
+    inner = getattr(model, "layer", None)
+    if inner is not None:
+        children.append(inner)
+    for child in children:
+        rest = path_to(child, target)
+        if rest is not None:
+            return [child.name, *rest]
+    return None
+
+
+def _numpy(value) -> np.ndarray:
+    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+
+
+def _flat_output(output) -> np.ndarray:
+    import tensorflow as tf
+
+    parts = [_numpy(o).astype(np.float64).ravel() for o in tf.nest.flatten(output)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+class Randomness:
+    """Random-number state to start every pass from: seeds plus every layer's generator state."""
+
+    def __init__(self, keras_module, layers: list) -> None:
+        self.keras = keras_module
+        self.states = []
+        for layer in layers:
+            for generator in getattr(layer, "_seed_generators", None) or []:  # Keras 3 SeedGenerator
+                self.states.append((generator.state, _numpy(generator.state).copy()))
+            generator = getattr(getattr(layer, "_random_generator", None), "_generator", None)  # tf.keras
+            if generator is not None:
+                self.states.append((generator.state, _numpy(generator.state).copy()))
+
+    def reset(self) -> None:
+        self.keras.utils.set_random_seed(SEED)
+        for variable, value in self.states:
+            variable.assign(value)
+
+
+class Probe:
+    """Runs passes over one subject, each from the state the model was loaded in."""
+
+    def __init__(self, keras_module, subject: Subject, inputs) -> None:
+        self.keras = keras_module
+        self.model, self.callee = subject.model, subject.callee
+        self.inputs = inputs  # what the model is called on: an array, a list or a dict of arrays
+        layers = walk_layers(self.model)
+        known = {id(layer) for layer in layers}
+        # An `output` composition reuses the callee's graph in place: its layers are the model's.
+        layers += [layer for layer in walk_layers(self.callee) if id(layer) not in known]
+        self.layers = layers
+        self.callee_bns = [layer for layer in walk_layers(self.callee) if is_batchnorm(layer)]
+        inside = {id(layer) for layer in self.callee_bns}
+        self.outside_bns = [layer for layer in layers if is_batchnorm(layer) and id(layer) not in inside]
+        self.flags = [(layer, layer.trainable) for layer in layers]
+        self.weights = [(w, _numpy(w).copy()) for bn in self.callee_bns + self.outside_bns for w in bn.weights]
+        self.randomness = Randomness(keras_module, layers)
+        self.loaded_stats = self._callee_stats()  # every pass starts from these (restore())
+
+    def restore(self) -> None:
+        # Parents first: setting a model's `trainable` also sets every layer inside it.
+        for layer, trainable in self.flags:
+            if layer.trainable != trainable:
+                layer.trainable = trainable
+        for variable, value in self.weights:
+            variable.assign(value)
+        self.randomness.reset()
+
+    def _callee_stats(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(_numpy(bn.moving_mean), _numpy(bn.moving_variance)) for bn in self.callee_bns]
+
+    def run(self, training: bool | None, *, pin_callee_bn: bool = False, unfreeze: bool = False) -> tuple[np.ndarray, dict]:
+        """One pass; returns the flat output and how the callee's moving statistics moved."""
+        try:
+            if unfreeze:
+                self.callee.trainable = True
+            for bn in self.outside_bns + (self.callee_bns if pin_callee_bn else []):
+                bn.trainable = False
+            self.randomness.reset()
+            output = self.model(self.inputs) if training is None else self.model(self.inputs, training=training)
+            return _flat_output(output), _stats_delta(self.loaded_stats, self._callee_stats())
+        finally:
+            self.restore()
+
+
+def _stats_delta(before: list, after: list) -> dict:
+    mean_delta, variance_delta = 0.0, 0.0
+    for (mean0, var0), (mean1, var1) in zip(before, after):
+        if mean0.size:
+            mean_delta = max(mean_delta, float(np.max(np.abs(mean1 - mean0))))
+            variance_delta = max(variance_delta, float(np.max(np.abs(var1 - var0) / np.maximum(np.abs(var0), 1e-12))))
+    return {"moving_mean_max_abs_delta": mean_delta, "moving_variance_max_rel_delta": variance_delta}
+
+
+def _compare(output: np.ndarray, reference: np.ndarray, delta: dict, prefix: str) -> dict:
+    if output.shape != reference.shape:
+        raise ValueError("the two passes returned outputs of different shapes")
+    diff = output - reference
+    metrics = {
+        "max_abs_diff": float(np.max(np.abs(diff))) if diff.size else 0.0,
+        # Relative to the larger of the two outputs: bounded by 2 (200%), and meaningful even when
+        # an untrained (weights=None) reference output is nearly zero.
+        "rel_diff": float(np.linalg.norm(diff) / max(float(np.linalg.norm(reference)), float(np.linalg.norm(output)), 1e-12)),
+        **delta,
+    }
+    if not all(np.isfinite(v) for v in metrics.values()):
+        raise ValueError("the model produced non-finite outputs on this batch")
+    return {f"{prefix}{k}": v for k, v in metrics.items()}
+
+
+def diverged(metrics: dict, prefix: str = "") -> bool:
+    return (
+        metrics[f"{prefix}rel_diff"] > REL_DIFF_TOLERANCE
+        or metrics[f"{prefix}moving_mean_max_abs_delta"] > STATS_TOLERANCE
+        or metrics[f"{prefix}moving_variance_max_rel_delta"] > STATS_TOLERANCE
+    )
+
+
+@dataclass
+class Outcome:
+    status: str  # confirmed / refuted
+    mode: str | None
+    metrics: dict
+    remedies: dict
+    verdict: str  # the second half of the reason sentence
+    notes: list[str] = field(default_factory=list)  # what could not be measured
+
+
+NO_BATCHNORM = "it holds no BatchNormalization layer once loaded"
+NO_CALL_SITE = "no call site can pass training=False here, so that remedy was not measured"
+
+
+def _frozen(keras_module, subject: Subject, inputs) -> Outcome:
+    probe = Probe(keras_module, subject, inputs)
+    if not probe.callee_bns:
+        return Outcome("refuted", None, {}, {}, NO_BATCHNORM)
+    notes = []
+    reference, pinned_delta = probe.run(True, pin_callee_bn=True)
+    if all(not bn.trainable for bn in probe.callee_bns):
+        # Every BN layer of the callee is frozen as loaded: that pass *is* the reference pass.
+        output, delta = reference, pinned_delta
+    else:
+        output, delta = probe.run(True)
+    metrics = _compare(output, reference, delta, "")
+    output, delta = probe.run(True, unfreeze=True)
+    metrics |= _compare(output, reference, delta, "latent_")
+    active, latent = diverged(metrics), diverged(metrics, "latent_")
+    remedies: dict[str, bool] = {}
+    if active or latent:
+        # (b) unfrozen like a fine-tuner, but with the BN layers themselves kept frozen.
+        output, delta = probe.run(True, unfreeze=True, pin_callee_bn=True)
+        metrics |= _compare(output, reference, delta, "remedy_freeze_batchnorm_")
+        remedies["freeze-batchnorm"] = not diverged(metrics, "remedy_freeze_batchnorm_")
+        # (a) training=False at the call site, then unfrozen.
+        rebuilt = subject.with_training_false() if subject.with_training_false else None
+        if rebuilt is None:
+            notes.append(NO_CALL_SITE)
+        else:
+            model, callee, shared = rebuilt
+            other = Probe(keras_module, Subject(model, callee), inputs)
+            base = reference if shared else other.run(True, pin_callee_bn=True)[0]
+            output, delta = other.run(True, unfreeze=True)
+            other.restore()
+            metrics |= _compare(output, base, delta, "remedy_training_false_")
+            remedies["training-false"] = not diverged(metrics, "remedy_training_false_")
+    probe.restore()
+    if active:
+        verdict = "its BatchNormalization layers already use batch statistics in training mode as loaded"
+        return Outcome("confirmed", "active", metrics, remedies, verdict, notes)
+    if latent:
+        verdict = ("its BatchNormalization layers stay in inference mode as loaded, but use batch statistics "
+                   "and overwrite their moving statistics once it is unfrozen")
+        return Outcome("confirmed", "latent", metrics, remedies, verdict, notes)
+    verdict = "its BatchNormalization layers kept their moving statistics and outputs, as loaded and unfrozen"
+    return Outcome("refuted", None, metrics, remedies, verdict)
+
+
+def _training_true(keras_module, subject: Subject, inputs) -> Outcome:
+    probe = Probe(keras_module, subject, inputs)
+    if not probe.callee_bns:
+        return Outcome("refuted", None, {}, {}, NO_BATCHNORM)
+    notes = []
+    reference, _ = probe.run(False, pin_callee_bn=True)
+    output, delta = probe.run(False)
+    metrics = _compare(output, reference, delta, "predict_")
+    output, delta = probe.run(None)
+    metrics |= _compare(output, reference, delta, "call_")
+    in_predict, in_call = diverged(metrics, "predict_"), diverged(metrics, "call_")
+    remedies: dict[str, bool] = {}
+    if in_predict or in_call:
+        rebuilt = subject.with_training_false() if subject.with_training_false else None
+        if rebuilt is None:
+            notes.append(NO_CALL_SITE)
+        else:
+            model, callee, shared = rebuilt
+            other = Probe(keras_module, Subject(model, callee), inputs)
+            base = reference if shared else other.run(False, pin_callee_bn=True)[0]
+            for mode, prefix in ((False, "remedy_training_false_predict_"), (None, "remedy_training_false_call_")):
+                output, delta = other.run(mode)
+                metrics |= _compare(output, base, delta, prefix)
+            remedies["training-false"] = not (
+                diverged(metrics, "remedy_training_false_predict_") or diverged(metrics, "remedy_training_false_call_")
+            )
+            other.restore()
+    probe.restore()
+    where = [w for w, hit in (("predict()/evaluate()", in_predict), ("direct calls and exported models", in_call)) if hit]
+    if where:
+        verdict = f"its BatchNormalization layers use batch statistics in {' and '.join(where)}"
+        return Outcome("confirmed", "active", metrics, remedies, verdict, notes)
+    return Outcome("refuted", None, metrics, remedies, "inference-mode calls use the moving statistics")
+
+
+def measure(keras_module, subject: Subject, inputs, check: str) -> Outcome:
+    """Run one check kind on a subject; the model is left as it was."""
+    run = _frozen if check == "frozen" else _training_true
+    return run(keras_module, subject, inputs)
+
+
+def input_specs(model) -> list:
+    """The model's inputs as InputSpecs (names of the input layers, shapes with the batch dim)."""
+    from bnlint.confirm.sample import InputSpec
+
+    tensors = getattr(model, "inputs", None)
+    if not tensors:
+        raise ValueError("the model has no known input shape (pass --sample)")
+    names = list(getattr(model, "input_names", None) or [])
+    specs = []
+    for index, tensor in enumerate(tensors):
+        history = getattr(tensor, "_keras_history", None)
+        operation = getattr(history, "operation", None) or getattr(history, "layer", None)
+        name = names[index] if index < len(names) else getattr(operation, "name", None) or tensor.name
+        shape = tensor.shape.as_list() if hasattr(tensor.shape, "as_list") else list(tensor.shape)
+        dtype = getattr(tensor.dtype, "name", tensor.dtype)
+        specs.append(InputSpec(str(name), tuple(shape), str(dtype)))
+    return specs
+
+
+class _NoCallSite(Exception):
+    """The callee is composed where no call can pass `training=False` (a nested Sequential)."""
+
+
+def _is_target(layer, head: str, rest: list[str]) -> bool:
+    """The layer named `head` is the call site: the callee itself, or a wrapper around it."""
+    if layer.name != head:
+        return False
+    inner = getattr(layer, "layer", None)
+    return not rest or (len(rest) == 1 and inner is not None and inner.name == rest[0])
+
+
+def _sequential_as_functional(keras_module, sequential, head: str, rest: list[str]):
+    """A Sequential has no call site: its functional twin, built from the same layer objects."""
+    if not getattr(sequential, "inputs", None):
+        raise _NoCallSite
+    source = sequential.inputs[0]
+    shape = source.shape.as_list() if hasattr(source.shape, "as_list") else list(source.shape)
+    inputs = keras_module.Input(batch_shape=tuple(shape), dtype=getattr(source.dtype, "name", source.dtype))
+    x = inputs
+    for layer in sequential.layers:
+        x = layer(x, training=False) if _is_target(layer, head, rest) else layer(x)
+    return keras_module.Model(inputs, x, name=sequential.name)
+
+
+def _keras3_training_false(keras_module, container, names: list[str]):
+    """Replay the graph with the same layer objects, passing training=False at the call site."""
+    head, rest = names[0], names[1:]
+    if isinstance(container, keras_module.Sequential):
+        layer = find_layer(container, head)
+        if _is_target(layer, head, rest):
+            return _sequential_as_functional(keras_module, container, head, rest)
+        return keras_module.models.clone_model(
+            container, clone_function=lambda l: _keras3_training_false(keras_module, l, rest) if l is layer else l
+        )
+    if not hasattr(container, "_run_through_graph"):
+        raise _NoCallSite  # a subclassed model or a wrapper: no graph to replay
+
+    def clone(layer):
+        if layer.name == head and not _is_target(layer, head, rest):
+            return _keras3_training_false(keras_module, layer, rest)
+        return layer
+
+    def call(layer, *args, **kwargs):
+        if _is_target(layer, head, rest):
+            kwargs["training"] = False
+        return layer(*args, **kwargs)
+
+    return keras_module.models.clone_model(container, clone_function=clone, call_function=call)
+
+
+def _set_node_training(entry: dict) -> None:
+    for node in entry.get("inbound_nodes") or []:
+        if isinstance(node, dict):  # Keras 3 dialect
+            node.setdefault("kwargs", {})["training"] = False
+        else:  # Keras 2: [[name, node_index, tensor_index, {kwargs}], ...]
+            for tensor in node:
+                if len(tensor) < 4:
+                    tensor.append({})
+                tensor[3]["training"] = False
+
+
+def _keras2_training_false(keras_module, model, names: list[str]):
+    """tf.keras: edit the call node in the config, rebuild it and copy the weights over."""
+    config = model.get_config()
+    container_class, layers, layer = model.__class__.__name__, config.get("layers"), model
+    for depth, name in enumerate(names):
+        entry = next((e for e in layers or [] if (e.get("name") or e.get("config", {}).get("name")) == name), None)
+        layer = find_layer(layer, name)
+        if entry is None:
+            raise _NoCallSite
+        if _is_target(layer, name, names[depth + 1 :]):
+            break
+        container_class, layers = entry["class_name"], (entry.get("config") or {}).get("layers")
+    if container_class == "Sequential":
+        raise _NoCallSite
+    _set_node_training(entry)
+    rebuilt = model.__class__.from_config(config)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
+def rebuild_with_training_false(keras_module, model, names: list[str]) -> tuple[object, object, bool] | None:
+    """Remedy (a): `model` with `training=False` passed where the layer at `names` is called.
+
+    Returns (model, callee, shares_layers), or None when no call can pass it. Keras 3 replays the
+    graph over the same layer objects (`clone_model` with a `call_function`); tf.keras rebuilds
+    from the edited config and copies the weights. A top-level Sequential becomes its functional
+    twin (the fix bnlint suggests for it).
+    """
+    if not names:
+        return None
+    try:
+        if isinstance(model, keras_module.Sequential) and _is_target(find_layer(model, names[0]), names[0], names[1:]):
+            return _sequential_as_functional(keras_module, model, names[0], names[1:]), find_layer(model, "/".join(names)), True
+        if keras_module.__name__ == "tf_keras":
+            rebuilt = _keras2_training_false(keras_module, model, names)
+            return rebuilt, find_layer(rebuilt, "/".join(names)), False
+        return _keras3_training_false(keras_module, model, names), find_layer(model, "/".join(names)), True
+    except _NoCallSite:
+        return None

@@ -1,0 +1,244 @@
+"""The confirmation worker: `python -m bnlint.confirm.worker` reads one JSON job on stdin and
+writes one JSON result as the last line of stdout. It imports TensorFlow; the static path never
+imports this module.
+
+Job: {"task": "confirm" | "explain", "runtime": "keras" | "tf_keras", "source": "model" |
+"reproduce" | "exec", "path": ..., "sample": ... | null, "allow_unsafe": bool, "custom":
+[[module, name, registered_name], ...], "search_path": [...], "targets": [...]} (see
+`bnlint.confirm` for the targets). Result: {"ok": true, "runtime": "keras 3.15.1 / tensorflow
+2.21.0", "results": {target id: confirmation fields}} or {"ok": false, "error": "one line"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def limit_memory(megabytes: int | None) -> None:
+    """Cap the worker's data segment (heap and private writable mappings).
+
+    RLIMIT_DATA rather than RLIMIT_AS: TensorFlow reserves large stretches of address space it
+    never touches (thread stacks, allocator arenas), so an address-space cap fails the import
+    long before memory is really short; RLIMIT_DATA (Linux >= 4.7) counts what is writable.
+    """
+    if not megabytes:
+        return
+    try:
+        import resource
+    except ImportError:  # not on this platform (Windows): no limit
+        return
+    limit = megabytes * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def _claim_stdout():
+    """Keep the real stdout for the result; everything else printed goes to stderr."""
+    result = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return result
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:300] if first else type(exc).__name__
+
+
+def _runtime(name: str):
+    import tensorflow as tf
+
+    if name == "tf_keras":
+        import tf_keras as keras_module
+    else:
+        import keras as keras_module
+
+        if keras_module.backend.backend() != "tensorflow":
+            raise RuntimeError(f"Keras runs on {keras_module.backend.backend()}; bnlint's checks need the TensorFlow backend")
+    return keras_module, f"{keras_module.__name__} {keras_module.__version__} / tensorflow {tf.__version__}"
+
+
+def _custom_objects(job: dict) -> dict:
+    """With allow_unsafe only: import the user's modules that define the model's custom classes."""
+    if not job.get("allow_unsafe"):
+        return {}
+    for directory in reversed(job.get("search_path") or []):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+    objects = {}
+    for module_name, name, registered in job.get("custom") or []:
+        if not module_name:
+            continue
+        module = importlib.import_module(module_name)
+        value = getattr(module, name, None)
+        if value is not None:
+            objects[name] = value
+            if registered:
+                objects[registered] = value
+    return objects
+
+
+def load_model(keras_module, job: dict, compile: bool = False):
+    """Load with safe_mode=True; tf.keras legacy loaders also run inside a safe-mode scope."""
+    path = job["path"]
+    custom = _custom_objects(job) or None
+    if keras_module.__name__ == "tf_keras":
+        from tf_keras.src.saving.serialization_lib import SafeModeScope
+
+        # tf_keras ignores `safe_mode` for .h5/SavedModel; the scope still stops Lambda bytecode.
+        with SafeModeScope(True):
+            return keras_module.models.load_model(path, custom_objects=custom, compile=compile, safe_mode=True)
+    return keras_module.saving.load_model(path, custom_objects=custom, compile=compile, safe_mode=True)
+
+
+def batch_for(model, job: dict):
+    from bnlint.confirm.checks import input_specs
+    from bnlint.confirm.sample import from_sample, load_sample, synthetic
+
+    specs = input_specs(model)
+    if job.get("sample"):
+        sample = Path(job["sample"])
+        return from_sample(load_sample(sample), specs, sample.name)
+    return synthetic(specs)
+
+
+def model_inputs(batch):
+    return batch.inputs[0] if len(batch.inputs) == 1 else list(batch.inputs)
+
+
+def _confirmation(outcome, what: str) -> dict:
+    return {
+        "status": outcome.status,
+        "mode": outcome.mode,
+        "metrics": {k: round(v, 8) for k, v in outcome.metrics.items()},
+        "remedies": outcome.remedies,
+        "reason": f"{what}: {outcome.verdict}" + "".join(f"; {note}" for note in outcome.notes),
+    }
+
+
+def _unconfirmed(reason: str) -> dict:
+    return {"status": "unconfirmed", "mode": None, "metrics": {}, "remedies": {}, "reason": reason}
+
+
+def _confirm_saved(keras_module, job: dict) -> dict:
+    from bnlint.confirm.checks import Subject, find_layer, measure, rebuild_with_training_false
+
+    model = load_model(keras_module, job)
+    batch = batch_for(model, job)
+    inputs = model_inputs(batch)
+    results = {}
+    for target in job["targets"]:
+        path = target.get("layer_path") or ""
+        try:
+            callee = find_layer(model, path)
+            names = [p for p in path.split("/") if p]
+            subject = Subject(model, callee, lambda names=names: rebuild_with_training_false(keras_module, model, names))
+            outcome = measure(keras_module, subject, inputs, target["check"])
+        except Exception as exc:  # one target failing must not lose the others
+            results[target["id"]] = _unconfirmed(f"the check failed on {path or 'the model'!r}: {one_line(exc)}")
+            continue
+        what = f"loaded {Path(job['path']).name} with {keras_module.__name__} (safe_mode=True) and ran {path or 'the model'!r} on a {batch.description}"
+        results[target["id"]] = _confirmation(outcome, what)
+    return results
+
+
+def _confirm_reproduced(keras_module, job: dict) -> dict:
+    from bnlint.confirm.checks import input_specs, measure
+    from bnlint.confirm.reproduce import NotReproducible, reproduce
+    from bnlint.confirm.sample import synthetic
+
+    results = {}
+    for target in job["targets"]:
+        try:
+            subject, described = reproduce(keras_module, target)
+            batch = synthetic(input_specs(subject.model))
+            outcome = measure(keras_module, subject, model_inputs(batch), target["check"])
+        except NotReproducible as exc:
+            results[target["id"]] = _unconfirmed(f"cannot rebuild it without running the script: {exc}")
+            continue
+        except Exception as exc:
+            results[target["id"]] = _unconfirmed(f"the reproduction failed: {one_line(exc)}")
+            continue
+        results[target["id"]] = _confirmation(outcome, f"{described}, on a {batch.description}")
+    return results
+
+
+def _confirm_executed(keras_module, job: dict) -> dict:
+    from bnlint.confirm.checks import Subject, measure, path_to, rebuild_with_training_false
+    from bnlint.confirm.exec_script import ScriptError, find_callee, run_until_fit
+
+    script = Path(job["path"])
+    capture = run_until_fit(keras_module, script)
+    model = capture.model
+    results = {}
+    for target in job["targets"]:
+        try:
+            callee, which = find_callee(capture, target.get("name") or "", target.get("cls") or "")
+            names = path_to(model, callee)
+            subject = Subject(
+                model, callee,
+                (lambda names=names: rebuild_with_training_false(keras_module, model, names)) if names else None,
+            )
+            outcome = measure(keras_module, subject, capture.inputs, target["check"])
+        except ScriptError as exc:
+            results[target["id"]] = _unconfirmed(str(exc))
+            continue
+        except Exception as exc:
+            results[target["id"]] = _unconfirmed(f"the check failed: {one_line(exc)}")
+            continue
+        what = f"ran {script.name} up to its first fit() (--exec) and checked {which} on fit()'s first batch"
+        results[target["id"]] = _confirmation(outcome, what)
+    return results
+
+
+def handle(job: dict) -> dict:
+    keras_module, runtime = _runtime(job.get("runtime", "keras"))
+    if job["task"] == "explain":
+        from bnlint.explain import measure_gap
+
+        return {"ok": True, "runtime": runtime, "explain": measure_gap(keras_module, job)}
+    source = job.get("source")
+    if source == "model":
+        results = _confirm_saved(keras_module, job)
+    elif source == "reproduce":
+        results = _confirm_reproduced(keras_module, job)
+    elif source == "exec":
+        try:
+            results = _confirm_executed(keras_module, job)
+        except Exception as exc:
+            from bnlint.confirm.exec_script import ScriptError
+
+            reason = str(exc) if isinstance(exc, ScriptError) else one_line(exc)
+            results = {t["id"]: _unconfirmed(reason) for t in job["targets"]}
+    else:
+        raise ValueError(f"unknown job source {source!r}")
+    return {"ok": True, "runtime": runtime, "results": results}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bnlint.confirm.worker")
+    parser.add_argument("--memory-limit-mb", type=int, default=None)
+    args = parser.parse_args(argv)
+    limit_memory(args.memory_limit_mb)
+    result_stream = _claim_stdout()
+    try:
+        result = handle(json.loads(sys.stdin.read()))
+    except MemoryError:
+        result = {"ok": False, "error": f"the worker ran out of memory (limit {args.memory_limit_mb} MB)"}
+    except BaseException as exc:  # everything becomes one line for the parent, never a traceback
+        result = {"ok": False, "error": one_line(exc)}
+    result_stream.write(json.dumps(result) + "\n")
+    result_stream.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Import paths: canonical Keras names (`tf.keras.X` -> `keras.X`) and the runtime they betray."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Roots whose import makes a file worth interpreting; everything else is someone else's library.
+KERAS_FAMILY = ("keras", "tensorflow", "tf_keras", "keras_hub", "keras_cv", "keras_nlp", "tensorflow_hub")
+
+# Matches an import statement of a Keras-family module anywhere in a file (the early exit).
+IMPORTS_KERAS = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?:" + "|".join(KERAS_FAMILY) + r")\b"
+    r"|import[ \t]+[^\n#]*\b(?:" + "|".join(KERAS_FAMILY) + r")\b)",
+    re.MULTILINE,
+)
+
+# Every spelling of the Keras API, longest first: they all become `keras.`.
+_KERAS_PREFIXES = (
+    "tensorflow.compat.v1.keras",
+    "tensorflow.compat.v2.keras",
+    "tensorflow.python.keras",
+    "keras._tf_keras.keras",
+    "keras.api._v2.keras",
+    "tensorflow.keras",
+    "tf_keras.src",
+    "tf_keras",
+    "keras.src",
+    "keras.api",
+    # TF1's tf.layers.BatchNormalization is a Keras BatchNormalization subclass.
+    "tensorflow.compat.v1.layers:keras.layers",
+    "tensorflow.layers:keras.layers",
+)
+
+_ALIASES = {
+    "keras.models.Sequential": "keras.Sequential",
+    "keras.models.Model": "keras.Model",
+    "keras.models.Functional": "keras.Model",
+    "keras.engine.sequential.Sequential": "keras.Sequential",
+    "keras.engine.training.Model": "keras.Model",
+    "keras.engine.functional.Functional": "keras.Model",
+    "keras.layers.Input": "keras.Input",
+    "keras.engine.input_layer.Input": "keras.Input",
+    "keras.layers.core.input_layer.Input": "keras.Input",
+    "keras.layers.Layer": "keras.Layer",
+    "keras.engine.base_layer.Layer": "keras.Layer",
+    "keras.layers.BatchNormalizationV1": "keras.layers.BatchNormalization",
+    "keras.layers.BatchNormalizationV2": "keras.layers.BatchNormalization",
+    "tensorflow_hub.keras_layer.KerasLayer": "tensorflow_hub.KerasLayer",
+}
+
+# Raw paths that only exist in a legacy runtime (standalone Keras <= 2.3, TF 1.x, v1 BN classes).
+_LEGACY_EXACT = frozenset({
+    "tensorflow.compat.v1.layers.BatchNormalization",
+    "tensorflow.compat.v1.keras.layers.BatchNormalization",
+    "tensorflow.compat.v1.layers.batch_normalization",
+    "tensorflow.compat.v1.disable_v2_behavior",
+    "tensorflow.layers.BatchNormalization",
+    "tensorflow.layers.batch_normalization",
+    "tensorflow.Session",
+    "tensorflow.InteractiveSession",
+    "tensorflow.placeholder",
+    "tensorflow.global_variables_initializer",
+    "tensorflow.variable_scope",
+    "tensorflow.train.AdamOptimizer",
+    "tensorflow.train.GradientDescentOptimizer",
+    "tensorflow.train.MomentumOptimizer",
+    "keras.backend.get_session",
+    "keras.backend.set_session",
+    "keras.backend.tensorflow_backend",
+    "keras.layers.normalization.BatchNormalization",
+})
+_LEGACY_PREFIXES = ("tensorflow.contrib.",)
+
+
+def _strip_prefix(qname: str) -> str:
+    for entry in _KERAS_PREFIXES:
+        prefix, _, replacement = entry.partition(":")
+        replacement = replacement or "keras"
+        if qname == prefix or qname.startswith(prefix + "."):
+            return replacement + qname[len(prefix):]
+    return qname
+
+
+def _collapse_submodules(parts: list[str]) -> list[str]:
+    """`keras.applications.resnet50.ResNet50` -> `keras.applications.ResNet50`: the first
+    capitalised component is the public name; modules between the namespace and it are noise."""
+    first_class = next((i for i, p in enumerate(parts) if p[:1].isupper()), None)
+    if first_class is None or first_class < 3:
+        return parts
+    head, tail = parts[:first_class], parts[first_class:]
+    if head[0] == "keras" and head[1] in ("applications", "layers", "models"):
+        return head[:2] + tail
+    if head[0] in ("keras_hub", "keras_cv", "keras_nlp") and "models" in head:
+        return [head[0], "models", *tail]
+    if head[0] == "tensorflow_hub":
+        return [head[0], *tail]
+    return parts
+
+
+@lru_cache(maxsize=4096)
+def canonical(qname: str) -> str:
+    """The canonical spelling of an imported path (`tensorflow.keras.applications.resnet.ResNet50`
+    -> `keras.applications.ResNet50`); non-Keras paths come back unchanged."""
+    name = _strip_prefix(qname)
+    if name.startswith(("keras_hub.src.", "keras_cv.src.", "keras_nlp.src.")):
+        root, _, rest = name.partition(".src.")
+        name = f"{root}.{rest}"
+    name = ".".join(_collapse_submodules(name.split(".")))
+    if name in _ALIASES:
+        return _ALIASES[name]
+    # keras.models.Sequential.from_config etc. keep their method suffix
+    head, _, method = name.rpartition(".")
+    if head in _ALIASES:
+        return f"{_ALIASES[head]}.{method}"
+    return name
+
+
+def in_keras_family(qname: str) -> bool:
+    return qname.partition(".")[0] in KERAS_FAMILY
+
+
+def legacy_evidence(qname: str) -> bool:
+    """A raw path that only a legacy runtime has (v1 BN classes, TF1 sessions, Keras <= 2.3)."""
+    return qname in _LEGACY_EXACT or qname.startswith(_LEGACY_PREFIXES)

@@ -1,0 +1,473 @@
+"""An abstract interpreter for Python modules: bindings, functions, classes; never runs the code.
+
+Path-insensitive on purpose: both arms of an `if` run (unless the test is a constant), a loop
+body runs once, a function body runs when the function is called. Keras meaning is added by
+`KerasSemantics` (python_keras.py); this module only knows Python.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+from bnlint.frontends import python_imports as imports
+from bnlint.frontends.python_expressions import NONE, Expressions, Scope, fold, merge_returns
+from bnlint.frontends.python_facts import FactRecorder
+from bnlint.frontends.python_keras import Args, KerasSemantics, dotted, model_key
+from bnlint.frontends.python_values import (
+    UNKNOWN,
+    Class,
+    Const,
+    Enumerated,
+    Function,
+    Instance,
+    Mapping,
+    Ref,
+    Seq,
+    Tensor,
+    Value,
+)
+from bnlint.ir import Location
+
+MAX_DEPTH = 24  # nested user-function calls interpreted at once
+STATEMENT_BUDGET = 200_000  # beyond this, calls are no longer followed (pathological inputs)
+UNROLL = 16  # loops over a literal list this short run once per element
+# What makes a never-called function worth interpreting (besides the module's own names).
+ORPHAN_KEYWORDS = (*imports.KERAS_FAMILY, "trainable", "compile", "fit", "environ", "putenv", "TF_USE_LEGACY_KERAS")
+MAX_RELEVANT_NAMES = 64
+
+
+class Interpreter(Expressions, KerasSemantics):
+    """Runs one module (or one notebook, cell after cell) abstractly, recording facts."""
+
+    def __init__(self, recorder: FactRecorder, lines: dict[int | None, list[str]]) -> None:
+        Expressions.__init__(self)
+        KerasSemantics.__init__(self, recorder)
+        self.lines = lines
+        self.module = self.scope
+        self.cell: int | None = None
+        self.stack: list[ast.AST] = []
+        self.returns: list[list[Value]] = []
+        self.budget = STATEMENT_BUDGET
+        self.called: set[int] = set()
+        self.functions: list[Function] = []
+        self.classes: list[Class] = []
+        self.orphan = False
+        self._relevant_names: set[str] | None = None
+        self._scopes: list[Scope] = []
+        self.cell_of: dict[int, int | None] = {}  # id(def or class node) -> its notebook cell
+        self.nested: set[int] = set()  # ids of defs and classes written inside a function
+        self._stmt = {
+            ast.Expr: self._s_expr,
+            ast.Assign: self._s_assign,
+            ast.AnnAssign: self._s_annassign,
+            ast.AugAssign: self._s_augassign,
+            ast.Import: self._s_import,
+            ast.ImportFrom: self._s_importfrom,
+            ast.FunctionDef: self._s_def,
+            ast.AsyncFunctionDef: self._s_def,
+            ast.ClassDef: self._s_class,
+            ast.Return: self._s_return,
+            ast.If: self._s_if,
+            ast.For: self._s_for,
+            ast.AsyncFor: self._s_for,
+            ast.While: self._s_while,
+            ast.With: self._s_with,
+            ast.AsyncWith: self._s_with,
+            ast.Try: self._s_try,
+            ast.Global: self._s_global,
+        }
+        if hasattr(ast, "TryStar"):
+            self._stmt[ast.TryStar] = self._s_try
+        if hasattr(ast, "Match"):
+            self._stmt[ast.Match] = self._s_match
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    def run_module(self, body: list[ast.stmt], cell: int | None) -> None:
+        self.cell = cell
+        self.run_block(body)
+
+    def run_orphans(self) -> None:
+        """Interpret what the module pass never reached: functions nobody called (`main()` run by a
+        CLI framework), classes nobody instantiated, methods nobody called. Objects are allocated
+        per code site here, so a helper run alone and then again by its caller is one object."""
+        self.orphan = True
+        done_functions = done_classes = 0
+        while done_functions < len(self.functions) or done_classes < len(self.classes):
+            while done_functions < len(self.functions):
+                function = self.functions[done_functions]
+                done_functions += 1
+                if id(function.node) not in self.called and self._may_matter(function.node):
+                    self.invoke_function(function, Args(), function.node)
+            while done_classes < len(self.classes):
+                cls = self.classes[done_classes]
+                done_classes += 1
+                if not cls.instances and not cls.is_keras and not self._may_matter(cls.node):
+                    continue
+                if not cls.instances:
+                    self.cell = cls.cell  # the class itself is the site: locate it in its cell
+                    self.instantiate(cls, Args(star_unknown=True, kw_unknown=True), cls.node)
+                for instance in list(cls.instances):
+                    for name, method in cls.all_methods().items():
+                        if name not in instance.ran and id(method.node) not in self.called:
+                            self.invoke_function(method.bind(instance), Args(star_unknown=True, kw_unknown=True), method.node)
+
+    def _defined(self, node: ast.AST) -> None:
+        self.cell_of[id(node)] = self.cell
+        if self.scope is not self.module:
+            self.nested.add(id(node))
+
+    def _may_matter(self, node: ast.AST) -> bool:
+        """Can interpreting this never-called function or class produce a fact? Its parameters
+        are unknown, so only names it reaches from outside can: a Keras-family module or model,
+        another user function or class, or `.trainable` / `.compile` / `.fit` / the legacy-Keras
+        switch. A text search for those names is much cheaper than interpreting the body."""
+        if self._relevant_names is None:
+            names = set(ORPHAN_KEYWORDS)
+            for name, value in self.module.vars.items():
+                if isinstance(value, (Function, Class)) or model_key(value) is not None or (
+                    isinstance(value, Ref) and imports.in_keras_family(value.qname)
+                ):
+                    names.add(name)
+            self._relevant_names = names
+        if len(self._relevant_names) > MAX_RELEVANT_NAMES or id(node) in self.nested:
+            # A library-sized module (searching would cost more than interpreting), or a closure
+            # that may use its enclosing function's models: interpret.
+            return True
+        lines = self.lines.get(self.cell_of.get(id(node), self.cell)) or []
+        # From the first body line: the `def name(` line would always mention the function itself.
+        body = node.body  # type: ignore[attr-defined]
+        text = "\n".join(lines[body[0].lineno - 1 : node.end_lineno])  # type: ignore[attr-defined]
+        return any(name in text for name in self._relevant_names)
+
+    def release(self) -> None:
+        """Break the reference cycles (scopes <-> closures, classes <-> instances, bound-method
+        tables) so the syntax tree is freed as soon as the caller drops it, not by a later
+        garbage collection that would have to walk all of it."""
+        for scope in (*self._scopes, self.module):
+            scope.vars.clear()
+        self._scopes.clear()
+        for cls in self.classes:
+            cls.instances.clear()
+            cls.methods.clear()
+        self.functions.clear()
+        self.classes.clear()
+        self.rec.sites.clear()
+        self.rec.members.clear()
+        self._stmt.clear()
+        self._expr.clear()
+        self._specials.clear()
+
+    # -- locations ------------------------------------------------------------------------------
+
+    def loc(self, node: ast.AST) -> Location:
+        line, col = node.lineno, node.col_offset  # type: ignore[attr-defined]
+        end_line, end_col = node.end_lineno, node.end_col_offset  # type: ignore[attr-defined]
+        lines = self.lines.get(self.cell)
+        # ast offsets count UTF-8 bytes; users count characters.
+        if lines is not None:
+            col = self._chars(lines, line, col)
+            if end_line is not None and end_col is not None:
+                end_col = self._chars(lines, end_line, end_col)
+        return Location(
+            line=line,
+            column=col + 1,
+            end_line=end_line,
+            end_column=None if end_col is None else end_col + 1,
+            cell=self.cell,
+        )
+
+    @staticmethod
+    def _chars(lines: list[str], line: int, offset: int) -> int:
+        if 1 <= line <= len(lines):
+            text = lines[line - 1]
+            if not text.isascii():
+                return len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+        return offset
+
+    # -- statements -----------------------------------------------------------------------------
+
+    def run_block(self, body: Iterable[ast.stmt]) -> None:
+        table = self._stmt
+        for stmt in body:
+            self.budget -= 1
+            handler = table.get(type(stmt))
+            if handler is not None:
+                handler(stmt)
+            if type(stmt) is ast.Return:
+                break  # the rest of this block is dead code
+
+    def _s_expr(self, node: ast.Expr) -> None:
+        if type(node.value) is not ast.Constant:  # docstrings
+            self.ev(node.value)
+
+    def _s_assign(self, node: ast.Assign) -> None:
+        value = self.ev(node.value)
+        for target in node.targets:
+            self.bind(target, value, node)
+
+    def _s_annassign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.bind(node.target, self.ev(node.value), node)
+
+    def _s_augassign(self, node: ast.AugAssign) -> None:
+        value = self.ev(node.value)
+        if isinstance(node.target, ast.Name):
+            current = self.scope.lookup(node.target.id) or UNKNOWN
+            self.scope.assign(node.target.id, fold(node.op, current, value))
+
+    def _s_import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.scope.assign(alias.asname, Ref(alias.name))
+            else:
+                top = alias.name.partition(".")[0]
+                self.scope.assign(top, Ref(top))
+            self.import_evidence(alias.name, f"import {alias.name}", node)
+
+    def _s_importfrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        for alias in node.names:
+            if node.level:  # a relative import: the project's own code, unknown to us
+                self.scope.assign(alias.asname or alias.name, UNKNOWN)
+            elif alias.name == "*":
+                self.star_imports.append(module)
+                self.import_evidence(module, f"from {module} import *", node)
+            else:
+                self.scope.assign(alias.asname or alias.name, Ref(f"{module}.{alias.name}"))
+                self.import_evidence(f"{module}.{alias.name}", f"from {module} import {alias.name}", node)
+
+    def _defaults(self, args: ast.arguments) -> dict[str, Value]:
+        defaults: dict[str, Value] = {}
+        positional = [*args.posonlyargs, *args.args]
+        for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+            defaults[arg.arg] = self.ev(default)
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+            if default is not None:
+                defaults[arg.arg] = self.ev(default)
+        return defaults
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Function:
+        return Function(node, self.scope, self.cell, self._defaults(node.args))
+
+    def _s_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        function = self._function(node)
+        self.scope.assign(node.name, function)
+        self.functions.append(function)
+        self._defined(node)
+
+    def _s_class(self, node: ast.ClassDef) -> None:
+        bases = [self.ev(b) for b in node.bases]
+        is_keras = any(
+            (isinstance(b, Ref) and imports.canonical(b.qname) in ("keras.Model", "keras.Layer", "keras.Sequential"))
+            or (isinstance(b, Class) and b.is_keras)
+            for b in bases
+        )
+        cls = Class(node, self.cell, bases, is_keras)
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                cls.methods[stmt.name] = self._function(stmt)
+        self.scope.assign(node.name, cls)
+        self.classes.append(cls)
+        self._defined(node)
+
+    def _s_return(self, node: ast.Return) -> None:
+        value = self.ev(node.value) if node.value is not None else NONE
+        if self.returns:
+            self.returns[-1].append(value)
+
+    def _s_if(self, node: ast.If) -> None:
+        test = self.ev(node.test)
+        if isinstance(test, Const):
+            try:
+                taken = bool(test.value)
+            except Exception:  # noqa: BLE001 - a folded constant with an odd __bool__
+                taken = None
+            if taken is not None:
+                self.run_block(node.body if taken else node.orelse)
+                return
+        self.run_guarded(node)
+
+    def _s_for(self, node: ast.For | ast.AsyncFor) -> None:
+        iterable = self.ev(node.iter)
+        if self.layer_loop(node, iterable):
+            pass  # `for layer in base.layers:` - KerasSemantics ran the body
+        elif isinstance(iterable, Seq) and len(iterable.items) <= UNROLL:
+            for item in iterable.items:
+                self.bind(node.target, item, node)
+                self.run_block(node.body)
+        elif isinstance(iterable, Enumerated) and isinstance(iterable.inner, Seq) and len(iterable.inner.items) <= UNROLL:
+            for index, item in enumerate(iterable.inner.items):
+                self.bind(node.target, Seq([Const(index), item]), node)
+                self.run_block(node.body)
+        else:
+            self.bind(node.target, UNKNOWN, node)
+            self.run_block(node.body)
+        self.run_block(node.orelse)
+
+    def _s_while(self, node: ast.While) -> None:
+        self.ev(node.test)
+        self.run_block(node.body)
+        self.run_block(node.orelse)
+
+    def _s_with(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.ev(item.context_expr)
+            if item.optional_vars is not None:
+                self.bind(item.optional_vars, UNKNOWN, node)
+        self.run_block(node.body)
+
+    def _s_try(self, node: ast.Try) -> None:
+        self.run_block(node.body)
+        for handler in node.handlers:
+            if handler.name:
+                self.scope.assign(handler.name, UNKNOWN)
+            self.run_block(handler.body)
+        self.run_block(node.orelse)
+        self.run_block(node.finalbody)
+
+    def _s_global(self, node: ast.Global) -> None:
+        self.scope.global_names.update(node.names)
+
+    def _s_match(self, node) -> None:
+        self.ev(node.subject)
+        for case in node.cases:
+            self.run_block(case.body)
+
+    # -- binding --------------------------------------------------------------------------------
+
+    def bind(self, target: ast.expr, value: Value, stmt: ast.stmt) -> None:
+        kind = type(target)
+        if kind is ast.Name:
+            self.scope.assign(target.id, value)
+            self.name_model(value, target.id)
+        elif kind is ast.Attribute:
+            owner = self.ev(target.value)
+            if target.attr == "trainable":
+                self.assign_trainable(owner, stmt, value)
+            elif isinstance(owner, Instance):
+                owner.attrs[target.attr] = value
+                self.name_model(value, dotted(target), attribute=True)
+                self.add_part(owner, value)
+        elif kind is ast.Subscript:
+            self.assign_item(self.ev(target.value), self.ev(target.slice), value, stmt)
+        elif kind in (ast.Tuple, ast.List):
+            elements = target.elts
+            if isinstance(value, Seq) and len(value.items) == len(elements) and not any(isinstance(e, ast.Starred) for e in elements):
+                for element, item in zip(elements, value.items):
+                    self.bind(element, item, stmt)
+            else:
+                for element in elements:
+                    self.bind(element.value if isinstance(element, ast.Starred) else element, UNKNOWN, stmt)
+        elif kind is ast.Starred:
+            self.bind(target.value, UNKNOWN, stmt)
+
+    # -- functions and classes ------------------------------------------------------------------
+
+    def invoke_function(self, function: Function, args: Args, site: ast.AST, fresh_inputs: bool = False) -> Value:
+        node = function.node
+        self.called.add(id(node))
+        if isinstance(function.owner, Instance):
+            function.owner.ran.add(node.name)  # type: ignore[attr-defined]
+        if self.budget <= 0 or node in self.stack or len(self.stack) >= MAX_DEPTH:
+            return args.passthrough(UNKNOWN)
+        scope = Scope(function.scope, self.module)
+        self._scopes.append(scope)
+        self._bind_parameters(function, args, scope, fresh_inputs)
+        saved = (self.scope, self.cell)
+        self.scope, self.cell = scope, function.cell
+        self.stack.append(node)
+        self.returns.append([])
+        try:
+            if isinstance(node, ast.Lambda):
+                self.returns[-1].append(self.ev(node.body))
+            else:
+                self.run_block(node.body)  # type: ignore[attr-defined]
+        finally:
+            depth = len(self.stack)
+            self.stack.pop()
+            returned = self.returns.pop()
+            self.scope, self.cell = saved
+        result = merge_returns(returned)
+        key = model_key(result)
+        if key is not None:
+            # `b = ResNet50(); return b`: `b` is the helper's word for it; the caller names it.
+            self.rec.forget_local_name(key, depth)
+        return result
+
+    def _bind_parameters(self, function: Function, args: Args, scope: Scope, fresh_inputs: bool) -> None:
+        spec: ast.arguments = function.node.args  # type: ignore[attr-defined]
+        positional = [a.arg for a in (*spec.posonlyargs, *spec.args)]
+        given = list(args.pos)
+        if function.owner is not None and not _is_static(function.node):
+            given.insert(0, function.owner)
+        unknown = args.star_unknown or args.kw_unknown
+        for index, name in enumerate(positional):
+            if index < len(given):
+                scope.vars[name] = given[index]
+            elif name in args.kw:
+                scope.vars[name] = args.kw[name]
+            elif fresh_inputs:
+                # Keras calls `call(inputs, training=...)` itself: the inputs are a fresh symbolic
+                # tensor and no default (training=None) says what training will be.
+                scope.vars[name] = Tensor() if index == 1 else UNKNOWN
+            elif name in function.defaults and not unknown:
+                scope.vars[name] = function.defaults[name]
+            else:
+                scope.vars[name] = UNKNOWN
+        for arg in spec.kwonlyargs:
+            name = arg.arg
+            if name in args.kw:
+                scope.vars[name] = args.kw[name]
+            elif name in function.defaults and not unknown and not fresh_inputs:
+                scope.vars[name] = function.defaults[name]
+            else:
+                scope.vars[name] = UNKNOWN
+        if spec.vararg is not None:
+            extra = given[len(positional):]
+            scope.vars[spec.vararg.arg] = UNKNOWN if args.star_unknown else Seq(extra)
+        if spec.kwarg is not None:
+            named = {*positional, *(a.arg for a in spec.kwonlyargs)}
+            rest = {k: v for k, v in args.kw.items() if k not in named}
+            scope.vars[spec.kwarg.arg] = UNKNOWN if args.kw_unknown else Mapping(rest)
+
+    def instantiate(self, cls: Class, args: Args, site: ast.AST) -> Value:
+        site_key = ("instance", id(site))
+        if self.orphan and site_key in self.rec.sites:
+            return self.rec.sites[site_key]
+        key = self.rec.new_model(cls.node.name, self.loc(site), composite=True) if cls.is_keras else None
+        instance = Instance(cls, key)
+        cls.instances.append(instance)
+        if self.orphan:
+            self.rec.sites[site_key] = instance
+        init = cls.lookup("__init__")
+        if init is not None:
+            self.invoke_function(init.bind(instance), args, site)
+        if key is not None:
+            call = cls.lookup("call")
+            if call is not None:
+                self.contexts.append(key)
+                try:
+                    self.invoke_function(call.bind(instance), Args(), site, fresh_inputs=True)
+                finally:
+                    self.contexts.pop()
+        return instance
+
+    def attribute_of_instance(self, instance: Instance, name: str) -> Value | None:
+        if name in instance.attrs:
+            return instance.attrs[name]
+        method = instance.cls.lookup(name)
+        if method is None:
+            return None
+        if _has_decorator(method.node, "property"):
+            return self.invoke_function(method.bind(instance), Args(), method.node)
+        return method.bind(instance)
+
+
+def _has_decorator(node: ast.AST, name: str) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == name for d in getattr(node, "decorator_list", ()))
+
+
+def _is_static(node: ast.AST) -> bool:
+    return _has_decorator(node, "staticmethod")

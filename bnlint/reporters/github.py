@@ -1,0 +1,57 @@
+"""The GitHub Actions format: one `::error`/`::warning`/`::notice` workflow command per finding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bnlint.report import Finding, InputError, Report
+from bnlint.reporters.wording import confirmation_line, where_in_file
+from bnlint.rules import Rule
+
+_COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def escape_data(text: str) -> str:
+    """Escape a command's message the way the Actions runner unescapes it (`%` first)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Property values also end at `,` and the message starts after `::`."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, properties: dict[str, object], message: str) -> str:
+    props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None)
+    return f"::{name} {props}::{escape_data(message)}"
+
+
+def _annotation(finding: Finding) -> str:
+    # Only scripts have lines of the file itself; a notebook's lines count within a cell and
+    # a saved model has none, so those say where in the message instead.
+    in_file = finding.cell is None and finding.layer_path is None
+    properties = {
+        "file": finding.path,
+        "line": finding.line if in_file else None,
+        "col": finding.column if in_file else None,
+        "endLine": finding.end_line if in_file else None,
+        "endColumn": finding.end_column if in_file else None,
+        "title": f"{finding.rule} ({finding.name})",
+    }
+    where = where_in_file(finding)
+    lines = [f"{where}: {finding.message}" if where else finding.message]
+    if finding.fix:
+        lines.append(f"fix: {finding.fix}")
+    confirmation = confirmation_line(finding.confirmation)
+    if confirmation:
+        lines.append(confirmation)
+    return command(_COMMANDS[finding.severity], properties, "\n".join(lines))
+
+
+def _input_error(error: InputError) -> str:
+    return command("error", {"file": error.path, "title": "bnlint (input not analysed)"}, error.message)
+
+
+def render(report: Report, rules: Sequence[Rule]) -> str:
+    lines = [_annotation(f) for f in report.findings] + [_input_error(e) for e in report.errors]
+    return "".join(line + "\n" for line in lines)

@@ -1,0 +1,13 @@
+"""The JSON format: exactly the contract in DESIGN.md, as `Report.to_json()` builds it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from bnlint.report import Report
+from bnlint.rules import Rule
+
+
+def render(report: Report, rules: Sequence[Rule]) -> str:
+    return json.dumps(report.to_json(), indent=2) + "\n"

@@ -1,0 +1,139 @@
+"""The SARIF 2.1.0 format, shaped for GitHub code scanning (one run, every rule, stable fingerprints)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import PurePath
+from urllib.parse import quote
+
+from bnlint.docs import HOMEPAGE, RUNTIME_TITLES, by_runtime, rule_doc, rule_url
+from bnlint.report import Finding, InputError, Report
+from bnlint.reporters.wording import confirmation_line, where_in_file
+from bnlint.rules import Rule
+
+SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+FINGERPRINT_KEY = "bnlint/v1"
+SRCROOT = "%SRCROOT%"
+_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def artifact_location(path: str) -> dict:
+    """Relative paths stay relative to the checkout (`%SRCROOT%`); absolute ones become file URIs."""
+    pure = PurePath(path)
+    if pure.is_absolute():
+        return {"uri": pure.as_uri()}
+    return {"uri": quote(pure.as_posix(), safe="/"), "uriBaseId": SRCROOT}
+
+
+def _help_text(rule: Rule) -> str:
+    fixes = "\n".join(f"- {', '.join(runtimes)}: {text}" for runtimes, text in by_runtime(rule, rule.fix))
+    return f"{rule.summary}\n\nFix:\n{fixes}\n\nRun `bnlint rule {rule.id}` for the full documentation."
+
+
+def _rule_descriptor(rule: Rule) -> dict:
+    descriptor = {
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.rationale},
+        "help": {"text": _help_text(rule), "markdown": rule_doc(rule)},
+        "defaultConfiguration": {"level": _LEVELS[rule.severity], "enabled": rule.enabled_by_default},
+        "properties": {"tags": ["keras", "batchnorm", *rule.inputs]},
+    }
+    url = rule_url(rule)
+    if url:
+        descriptor["helpUri"] = url
+    return descriptor
+
+
+def _region(finding: Finding) -> dict:
+    # Code scanning needs a startLine on every result. Only scripts have lines of the file
+    # itself; notebooks (lines count within a cell) and saved models point at line 1.
+    if finding.cell is not None or finding.layer_path is not None or finding.line is None:
+        return {"startLine": 1}
+    region = {"startLine": finding.line, "startColumn": finding.column,
+              "endLine": finding.end_line, "endColumn": finding.end_column}
+    return {key: value for key, value in region.items() if value is not None}
+
+
+def _location(finding: Finding) -> dict:
+    location: dict = {
+        "physicalLocation": {"artifactLocation": artifact_location(finding.path), "region": _region(finding)}
+    }
+    if finding.layer_path is not None:
+        location["logicalLocations"] = [
+            {"name": finding.layer_path.rsplit("/", 1)[-1], "fullyQualifiedName": finding.layer_path}
+        ]
+    elif finding.cell is not None:
+        location["logicalLocations"] = [{"name": f"cell {finding.cell}", "fullyQualifiedName": f"cell {finding.cell}"}]
+    return location
+
+
+def _message(finding: Finding) -> str:
+    where = where_in_file(finding)
+    lines = [f"{where}: {finding.message}" if where else finding.message]
+    if finding.fix:
+        lines.append(f"Fix: {finding.fix}")
+    confirmation = confirmation_line(finding.confirmation)
+    if confirmation:
+        lines.append(f"Dynamic check: {confirmation}")
+    return "\n".join(lines)
+
+
+def _result(finding: Finding, rule_index: dict[str, int]) -> dict:
+    result = {
+        "ruleId": finding.rule,
+        "ruleIndex": rule_index.get(finding.rule),
+        "level": _LEVELS[finding.severity],
+        "message": {"text": _message(finding)},
+        "locations": [_location(finding)],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint()},
+        "properties": {
+            "fix": finding.fix,
+            "confirmation": asdict(finding.confirmation),
+            "runtime": {
+                "target": finding.runtime.target,
+                "description": RUNTIME_TITLES[finding.runtime.target],
+                "source": finding.runtime.source,
+            },
+        },
+    }
+    if result["ruleIndex"] is None:  # a finding of a rule the caller did not pass
+        del result["ruleIndex"]
+    return result
+
+
+def _notification(error: InputError) -> dict:
+    return {
+        "level": "error",
+        "message": {"text": str(error)},
+        "locations": [{"physicalLocation": {"artifactLocation": artifact_location(error.path)}}],
+    }
+
+
+def to_sarif(report: Report, rules: Sequence[Rule]) -> dict:
+    rule_index = {rule.id: index for index, rule in enumerate(rules)}
+    driver = {
+        "name": "bnlint",
+        "version": report.version,
+        "semanticVersion": report.version,
+        "informationUri": HOMEPAGE,
+        "rules": [_rule_descriptor(rule) for rule in rules],
+    }
+    invocation = {
+        "executionSuccessful": not report.errors,
+        "toolExecutionNotifications": [_notification(e) for e in report.errors],
+    }
+    run = {
+        "tool": {"driver": driver},
+        "invocations": [invocation],
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(f, rule_index) for f in report.findings],
+    }
+    return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def render(report: Report, rules: Sequence[Rule]) -> str:
+    return json.dumps(to_sarif(report, rules), indent=2) + "\n"

@@ -1,0 +1,80 @@
+"""How reporters phrase a finding's place and its confirmation for people (shared by the formats)."""
+
+from __future__ import annotations
+
+from bnlint.report import Confirmation, Finding
+
+_REMEDY_LABELS = {"training-false": "training=False", "freeze-batchnorm": "keep BN frozen"}
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _percent(ratio: float) -> str:
+    percent = ratio * 100
+    if 0 < percent < 0.01:
+        return "<0.01%"  # float noise, not a divergence; the exact value is in JSON/SARIF
+    return f"{percent:.0f}%" if percent >= 10 else f"{percent:.2g}%"
+
+
+def _number(value: float) -> str:
+    return f"{value:.2g}"
+
+
+# The metrics a person needs to judge a confirmation, in the order they are shown. The
+# confirmer records more (max_abs_diff, variance deltas); JSON and SARIF carry them all.
+_KEY_METRICS = (
+    ("rel_diff", "train/inference output differs by {}", _percent),
+    ("moving_mean_max_abs_delta", "moving mean moved by {}", _number),
+)
+
+
+def where_in_file(finding: Finding) -> str:
+    """The place inside the file for formats whose location cannot say it: `cell 3, line 5`, `layer a/b`."""
+    if finding.layer_path is not None:
+        return f"layer {finding.layer_path}"
+    if finding.cell is not None:
+        return f"cell {finding.cell}, line {finding.line}" if finding.line is not None else f"cell {finding.cell}"
+    return ""
+
+
+def _key_numbers(confirmation: Confirmation) -> list[str]:
+    # A latent confirmation is about what happens after unfreezing, and so is a refutation
+    # when the check got that far: show those measurements.
+    has_latent = any(name.startswith("latent_") for name in confirmation.metrics)
+    latent = confirmation.mode == "latent" or (confirmation.mode is None and has_latent)
+    prefix = "latent_" if latent else ""
+    phrases = []
+    for key, template, formatted in _KEY_METRICS:
+        value = confirmation.metrics.get(prefix + key)
+        if value is None:
+            continue
+        phrase = template.format(formatted(value))
+        if latent and not phrases:
+            phrase += " after unfreezing"
+        phrases.append(phrase)
+    if not phrases:
+        # Metrics we have no wording for are still numbers worth showing.
+        phrases = [f"{name} {_number(value)}" for name, value in sorted(confirmation.metrics.items())]
+    return phrases
+
+
+def _remedies(remedies: dict[str, bool]) -> str:
+    tried = ", ".join(f"{_REMEDY_LABELS.get(name, name)} {'yes' if worked else 'no'}" for name, worked in remedies.items())
+    return f"remedies: {tried}"
+
+
+def confirmation_line(confirmation: Confirmation) -> str | None:
+    """One line on what running the model showed, or None when the check did not run."""
+    if confirmation.status == "not-run":
+        return None
+    head = f"{confirmation.status} ({confirmation.mode})" if confirmation.mode else confirmation.status
+    # A confirmation speaks through its numbers; otherwise the reason says what happened.
+    details = [confirmation.reason] if confirmation.reason and confirmation.status != "confirmed" else []
+    if confirmation.status != "unconfirmed":
+        details += _key_numbers(confirmation)
+    if confirmation.remedies:
+        details.append(_remedies(confirmation.remedies))
+    line = f"{head}: {'; '.join(details)}" if details else head
+    return f"{line} [{confirmation.runtime}]" if confirmation.runtime else line

@@ -1,0 +1,87 @@
+"""Shared fixtures: the real rules and one report that every output format is tested on."""
+
+from __future__ import annotations
+
+import pytest
+
+from bnlint.ir import Runtime
+from bnlint.report import Confirmation, Finding, InputError, Report
+from bnlint.rules import load_rules
+
+
+@pytest.fixture(scope="session")
+def rules():
+    return load_rules()
+
+
+def _finding(rules_by_id, rule_id: str, message: str, fix: str, runtime: Runtime, anchor: str, **where) -> Finding:
+    rule = rules_by_id[rule_id]
+    return Finding(
+        rule=rule.id, name=rule.name, severity=rule.severity, message=message, fix=fix, runtime=runtime,
+        # What the engine fills in; fingerprints are computed from it.
+        context={"anchor": anchor, "occurrence": 0},
+        **where,
+    )
+
+
+@pytest.fixture
+def sample_report(rules) -> Report:
+    """One finding of each shape (script, notebook, saved model, warning) plus an input error.
+
+    Together they cover every confirmation status, the three runtimes and characters that
+    the formats must escape (`%`, `:`, `,`, a newline-free but long message).
+    """
+    by_id = {rule.id: rule for rule in rules}
+    keras3_script = Runtime("keras3", "import keras (line 1)")
+    script = _finding(
+        by_id, "BN001",
+        "Frozen `base` (ResNet50) contains BatchNormalization and is called without `training=False`: "
+        "once it is unfrozen, fit() trains its BN layers on batch statistics.",
+        "Keep the BatchNormalization layers of `base` frozen when you unfreeze it.",
+        keras3_script, "x = base(inputs)",
+        path="train.py", line=12, column=5, end_line=12, end_column=21,
+    )
+    script.confirmation = Confirmation(
+        status="confirmed", mode="latent",
+        metrics={"rel_diff": 0.0, "moving_mean_max_abs_delta": 0.0,
+                 "latent_rel_diff": 0.3812, "latent_moving_mean_max_abs_delta": 0.4107},
+        reason="reproduced keras.applications.ResNet50 (weights=None) on a 8x32x32x3 synthetic batch",
+        runtime="keras 3.15.1 / tensorflow 2.21.0",
+        remedies={"training-false": False, "freeze-batchnorm": True},
+    )
+    notebook = _finding(
+        by_id, "BN002",
+        "Frozen `backbone` (MobileNetV2) is composed in Sequential, where no call can pass `training=False`.",
+        "Build the model with the functional API and call `backbone(inputs, training=False)`.",
+        Runtime("keras2", "import tf_keras (cell 1, line 2)"), "model = tf_keras.Sequential([backbone, head])",
+        path="notebooks/fine tune.ipynb", line=5, column=9, end_line=5, end_column=50, cell=3,
+    )
+    notebook.confirmation = Confirmation(status="unconfirmed", reason="TensorFlow is not installed")
+    saved = _finding(
+        by_id, "BN001",
+        "Frozen `backbone` (Functional) contains BatchNormalization and is called without `training=False`.",
+        "Keep the BatchNormalization layers of `backbone` frozen when you unfreeze it.",
+        Runtime("keras3", "metadata.json keras_version 3.15.1"), "encoder/backbone",
+        path="models/classifier.keras", layer_path="encoder/backbone",
+    )
+    saved.confirmation = Confirmation(
+        status="refuted",
+        metrics={"rel_diff": 0.0, "moving_mean_max_abs_delta": 0.0,
+                 "latent_rel_diff": 2.1e-07, "latent_moving_mean_max_abs_delta": 0.0},
+        reason="its BN layers are kept frozen, so no mode changes their statistics",
+        runtime="keras 3.15.1 / tensorflow 2.21.0",
+    )
+    warning = _finding(
+        by_id, "BN003",
+        "`fit()` runs after `base.trainable` was changed since the last `compile()`: 100% of the new "
+        "weights stay untrained.",
+        "Call `compile()` again after changing `trainable` and before `fit()`.",
+        keras3_script, "model.fit(x, y, epochs=5)",
+        path="train.py", line=40, column=1, end_line=40, end_column=26,
+    )
+    return Report(
+        findings=[saved, notebook, script, warning],
+        errors=[InputError("broken.keras", "not a .keras archive (no config.json)")],
+        files_scanned=4,
+        version="0.1.0",  # pinned so that the golden files do not change with every release
+    )

@@ -1,0 +1,81 @@
+"""The baseline: accepted findings are dropped by fingerprint, new ones are still reported."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from bnlint.baseline import BaselineError, apply_baseline, load_baseline, write_baseline
+from bnlint.report import Report
+
+
+def test_a_baseline_of_a_report_drops_all_its_findings(sample_report, tmp_path):
+    path = tmp_path / "bnlint-baseline.json"
+    write_baseline(sample_report, path)
+    again = copy.deepcopy(sample_report)
+    assert apply_baseline(again, load_baseline(path)) == 4
+    assert again.findings == []
+    assert again.errors == sample_report.errors  # input errors are never baselined
+
+
+def test_baseline_file_is_sorted_stable_and_minimal(sample_report, tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    write_baseline(sample_report, first)
+    shuffled = copy.deepcopy(sample_report)
+    shuffled.findings.reverse()
+    write_baseline(shuffled, second)
+    assert first.read_text() == second.read_text()  # order of findings does not matter
+
+    data = json.loads(first.read_text())
+    assert data["version"] == 1
+    assert [(e["path"], e["rule"]) for e in data["findings"]] == [
+        ("models/classifier.keras", "BN001"), ("notebooks/fine tune.ipynb", "BN002"),
+        ("train.py", "BN001"), ("train.py", "BN003"),
+    ]
+    assert all(set(e) == {"fingerprint", "rule", "path"} for e in data["findings"])  # no line numbers
+
+
+def test_only_new_findings_remain(sample_report, tmp_path):
+    path = tmp_path / "baseline.json"
+    old = copy.deepcopy(sample_report)
+    new_finding = old.findings.pop(2)  # the script's BN001 appears later
+    write_baseline(old, path)
+    assert apply_baseline(sample_report, load_baseline(path)) == 3
+    assert sample_report.findings == [new_finding]
+
+
+def test_baseline_counts_multiplicity(sample_report, tmp_path):
+    # The same fingerprint accepted once drops one finding, not every finding that shares it.
+    finding = sample_report.findings[0]
+    twice = Report(findings=[copy.deepcopy(finding), copy.deepcopy(finding)])
+    path = tmp_path / "baseline.json"
+    write_baseline(Report(findings=[finding]), path)
+    assert apply_baseline(twice, load_baseline(path)) == 1
+    assert len(twice.findings) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "file not found"),
+        ("{not json", "not valid JSON (line 1"),
+        ('{"version": 99, "findings": []}', "not a bnlint baseline"),
+        ('[1, 2]', "not a bnlint baseline"),
+        ('{"version": 1, "findings": {}}', "`findings` must be a list"),
+        ('{"version": 1, "findings": [{"rule": "BN001"}]}', "finding 1 has no `fingerprint`"),
+        (b"\xff\xfe\x00garbage", "cannot read"),
+    ],
+)
+def test_unusable_baselines_are_one_line_usage_errors(tmp_path, content, reason):
+    path = tmp_path / "baseline.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(BaselineError) as raised:
+        load_baseline(path)
+    message = str(raised.value)
+    assert message.startswith(f"baseline {path}: ") and reason in message
+    assert "\n" not in message

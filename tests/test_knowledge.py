@@ -1,0 +1,117 @@
+"""The constructor knowledge: the YAML says what we expect, and keras.applications agrees."""
+
+from __future__ import annotations
+
+import inspect
+import time
+
+import pytest
+
+from bnlint.knowledge import constructor_info, hub_layer_info, known_constructors, preset_info
+
+
+class TestLookups:
+    def test_applications(self):
+        resnet = constructor_info("keras.applications.ResNet50")
+        assert (resnet.architecture, resnet.contains_bn, resnet.frozen_by_default, resnet.kind) == (
+            "keras.applications.ResNet50", True, False, "model"
+        )
+        assert constructor_info("keras.applications.VGG16").contains_bn is False
+        assert constructor_info("keras.applications.ConvNeXtTiny").contains_bn is False
+
+    def test_layers(self):
+        assert constructor_info("keras.layers.BatchNormalization").kind == "layer"
+        assert constructor_info("keras.layers.SyncBatchNormalization").contains_bn is True
+        for not_bn in ("LayerNormalization", "GroupNormalization", "Normalization", "UnitNormalization"):
+            assert constructor_info(f"keras.layers.{not_bn}") is None
+
+    def test_unknown_and_non_canonical_names(self):
+        assert constructor_info("keras.applications.NotAModel") is None
+        assert constructor_info("tf.keras.applications.ResNet50") is None  # callers canonicalise first
+
+    def test_keras_hub_and_keras_cv(self):
+        assert constructor_info("keras_hub.models.ResNetBackbone.from_preset").contains_bn is True
+        assert constructor_info("keras_hub.models.MobileNetImageClassifier").contains_bn is True
+        assert constructor_info("keras_hub.models.ViTBackbone.from_preset") is None
+        assert constructor_info("keras_cv.models.YOLOV8Backbone.from_preset").contains_bn is True
+        assert preset_info("keras_hub.models.Backbone.from_preset", "resnet_50_imagenet").contains_bn is True
+        assert preset_info("keras_hub.models.Backbone.from_preset", "vit_base_patch16_224").contains_bn is False
+        assert preset_info("keras_hub.models.Tokenizer.from_preset", "resnet_50") is None
+
+    @pytest.mark.parametrize(
+        ("handle", "contains_bn"),
+        [
+            ("https://tfhub.dev/google/imagenet/resnet_v2_50/feature_vector/5", True),
+            ("https://tfhub.dev/tensorflow/efficientnet/b0/classification/1", True),
+            ("https://www.kaggle.com/models/google/mobilenet-v2/TensorFlow2/100-224-feature-vector/2", True),
+            ("https://tfhub.dev/google/imagenet/inception_v3/feature_vector/5", True),
+            ("https://tfhub.dev/google/bit/m-r50x1/1", False),  # GroupNormalization
+            ("https://tfhub.dev/google/universal-sentence-encoder/4", False),
+            (None, None),
+        ],
+    )
+    def test_hub_handles(self, handle, contains_bn):
+        info = hub_layer_info(handle)
+        assert (info.contains_bn, info.frozen_by_default, info.architecture) == (contains_bn, True, "tensorflow_hub.KerasLayer")
+
+
+def _source_mentions_batchnorm(module) -> bool:
+    related = {module}
+    for value in vars(module).values():
+        owner = value if inspect.ismodule(value) else inspect.getmodule(value) if inspect.isfunction(value) else None
+        if owner is not None and owner.__name__.startswith(module.__name__.rpartition(".")[0] + "."):
+            related.add(owner)
+    return any("BatchNormalization" in inspect.getsource(m) for m in related)
+
+
+# Builds one model per keras.applications module: the cheapest, by these name hints.
+_CHEAP = ("Tiny", "Small", "Mobile", "B0", "121", "50", "16", "")
+# Inception and Xception refuse inputs smaller than 75x75 / 71x71; the rest build at 32x32.
+_MIN_SIDE = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
+
+
+@pytest.mark.tf
+def test_keras_applications_agree_with_the_installed_keras():
+    started = time.perf_counter()
+    import keras
+    from keras import applications
+
+    public = {
+        name: getattr(applications, name)
+        for name in dir(applications)
+        if name[:1].isupper() and callable(getattr(applications, name))
+    }
+    listed = {name.rpartition(".")[2]: info for name, info in known_constructors("keras.applications.").items()}
+    assert sorted(public) == sorted(listed), "rules/knowledge/batchnorm_constructors.yaml is out of date"
+
+    by_module: dict[str, list[str]] = {}
+    for name, constructor in public.items():
+        by_module.setdefault(inspect.getmodule(constructor).__name__, []).append(name)
+    built = {}
+    for module_name, names in sorted(by_module.items()):
+        cheapest = next(n for hint in _CHEAP for n in sorted(names) if hint in n)
+        side = _MIN_SIDE.get(cheapest, 32)
+        model = public[cheapest](weights=None, include_top=False, input_shape=(side, side, 3))
+        has_bn = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+        # The other constructors of a module share its builder: its source (and that of the
+        # application modules it builds on, as resnet_v2 on resnet) says whether BN is used.
+        assert has_bn == _source_mentions_batchnorm(inspect.getmodule(public[cheapest])), module_name
+        for name in names:
+            assert listed[name].contains_bn is has_bn, f"{name}: the YAML says contains_bn={listed[name].contains_bn}"
+        built[cheapest] = has_bn
+        keras.backend.clear_session()
+    assert built["VGG16"] is False and built["ResNet50"] is True
+    for layer_name in ("LayerNormalization", "GroupNormalization", "Normalization", "UnitNormalization"):
+        assert not issubclass(getattr(keras.layers, layer_name), keras.layers.BatchNormalization)
+    assert time.perf_counter() - started < 60
+
+
+@pytest.mark.tf
+def test_sync_batchnormalization_keeps_moving_statistics_where_it_exists():
+    # Keras 3 spells it BatchNormalization(synchronized=True); tf_keras (Keras 2) has the class.
+    import tf_keras
+
+    layer = tf_keras.layers.experimental.SyncBatchNormalization()
+    layer.build((None, 4))
+    assert {"moving_mean", "moving_variance"} <= {w.name.split(":")[0].rpartition("/")[2] for w in layer.weights}
+    assert constructor_info("keras.layers.SyncBatchNormalization").contains_bn is True

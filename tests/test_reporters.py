@@ -1,0 +1,172 @@
+"""Every output format on one shared report (golden files), and what each format promises.
+
+Regenerate the golden files after an intended change with
+`BNLINT_UPDATE_GOLDEN=1 pytest tests/test_reporters.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from bnlint.ir import Runtime
+from bnlint.report import Confirmation, Finding, InputError, Report
+from bnlint.reporters import FORMATS, github, text
+from bnlint.reporters.wording import confirmation_line
+
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_FILES = {"text": "sample.txt", "json": "sample.json", "sarif": "sample.sarif", "github": "sample.github.txt"}
+
+
+def test_the_registry_offers_exactly_the_contract_formats():
+    assert sorted(FORMATS) == ["github", "json", "sarif", "text"]
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_FILES))
+def test_format_matches_golden_file(name, sample_report, rules):
+    rendered = FORMATS[name](sample_report, rules)
+    golden = GOLDEN / GOLDEN_FILES[name]
+    if os.environ.get("BNLINT_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(rendered, encoding="utf-8")
+    assert golden.is_file(), f"{golden} is missing: run BNLINT_UPDATE_GOLDEN=1 pytest {__file__}"
+    assert rendered == golden.read_text(encoding="utf-8"), (
+        f"{name} output changed; if intended, run BNLINT_UPDATE_GOLDEN=1 pytest tests/test_reporters.py"
+    )
+
+
+def _finding(**overrides) -> Finding:
+    values = dict(rule="BN001", name="frozen-batchnorm-called-without-training-false", severity="error",
+                  message="m", path="a.py", runtime=Runtime("keras3", "default"), line=3, column=7)
+    return Finding(**(values | overrides))
+
+
+# text ---------------------------------------------------------------------------------------
+
+
+def test_text_places_scripts_notebooks_and_models_like_ruff(sample_report, rules):
+    lines = FORMATS["text"](sample_report, rules).splitlines()
+    assert "models/classifier.keras::encoder/backbone: BN001 Frozen `backbone` (Functional) " in lines[0]
+    assert any(line.startswith("notebooks/fine tune.ipynb:cell 3:line 5:col 9: BN002 ") for line in lines)
+    assert any(line.startswith("train.py:12:5: BN001 ") for line in lines)
+    assert "    fix: Keep the BatchNormalization layers of `base` frozen when you unfreeze it." in lines
+
+
+def test_text_confirmation_says_what_was_measured_and_which_remedy_worked(sample_report):
+    script = sample_report.findings[2]
+    assert confirmation_line(script.confirmation) == (
+        "confirmed (latent): train/inference output differs by 38% after unfreezing; moving mean moved by 0.41; "
+        "remedies: training=False no, keep BN frozen yes [keras 3.15.1 / tensorflow 2.21.0]"
+    )
+
+
+def test_confirmation_wording_for_each_status():
+    assert confirmation_line(Confirmation()) is None  # not-run: nothing to say
+    assert confirmation_line(Confirmation("unconfirmed", reason="timed out after 120 s")) == "unconfirmed: timed out after 120 s"
+    active = Confirmation("confirmed", "active", metrics={"rel_diff": 0.052, "latent_rel_diff": 0.9}, runtime="tf_keras 2.21.0")
+    assert confirmation_line(active) == "confirmed (active): train/inference output differs by 5.2% [tf_keras 2.21.0]"
+    unknown = Confirmation("refuted", metrics={"max_abs_diff": 1.5e-7}, reason="BN pinned to inference")
+    assert confirmation_line(unknown) == "refuted: BN pinned to inference; max_abs_diff 1.5e-07"
+
+
+def test_text_does_not_print_input_errors_but_counts_them(sample_report, rules):
+    rendered = FORMATS["text"](sample_report, rules)
+    assert "broken.keras" not in rendered
+    assert rendered.endswith("Found 4 findings (3 errors, 1 warning) in 4 files. 1 input could not be analysed.\n")
+
+
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        (Report(files_scanned=4), "All checks passed (4 files)."),
+        (Report(files_scanned=1), "All checks passed (1 file)."),
+        (Report(errors=[InputError("x.h5", "bad"), InputError("y.h5", "bad")], files_scanned=3),
+         "No findings in 3 files. 2 inputs could not be analysed."),
+        (Report(findings=[_finding(severity="info")], files_scanned=1), "Found 1 finding (1 info) in 1 file."),
+    ],
+)
+def test_text_summary(report, expected, rules):
+    assert text.summary(report) == expected
+    assert FORMATS["text"](report, rules).splitlines()[-1] == expected
+
+
+def test_text_place_without_column_or_line():
+    assert text.place(_finding(column=None)) == "a.py:3"
+    assert text.place(_finding(line=None, column=None)) == "a.py"
+    assert text.place(_finding(cell=2, line=None, column=None)) == "a.py:cell 2"
+
+
+# json ---------------------------------------------------------------------------------------
+
+
+def test_json_is_the_report_contract(sample_report, rules):
+    data = json.loads(FORMATS["json"](sample_report, rules))
+    assert data == sample_report.to_json()
+    assert set(data) == {"version", "findings", "errors"}
+    notebook = data["findings"][1]
+    assert (notebook["path"], notebook["cell"], notebook["line"], notebook["layer_path"]) == (
+        "notebooks/fine tune.ipynb", 3, 5, None)
+    assert data["findings"][0]["line"] is None and data["findings"][0]["layer_path"] == "encoder/backbone"
+    assert data["findings"][2]["confirmation"]["remedies"] == {"training-false": False, "freeze-batchnorm": True}
+    assert data["errors"] == [{"path": "broken.keras", "message": "not a .keras archive (no config.json)"}]
+
+
+# github -------------------------------------------------------------------------------------
+
+
+def _unescape(value: str) -> str:
+    """What the Actions runner does with an escaped value (the inverse of our escaping)."""
+    for escaped, raw in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        value = value.replace(escaped, raw)
+    return value
+
+
+_COMMAND = re.compile(r"^::(?P<name>error|warning|notice) (?P<props>[^:]*)::(?P<message>.*)$")
+
+
+def _parse(line: str) -> tuple[str, dict[str, str], str]:
+    m = _COMMAND.match(line)
+    assert m, line
+    props = dict(p.split("=", 1) for p in m.group("props").split(","))
+    return m.group("name"), {k: _unescape(v) for k, v in props.items()}, _unescape(m.group("message"))
+
+
+def test_github_annotations_by_severity_and_location(sample_report, rules):
+    lines = FORMATS["github"](sample_report, rules).splitlines()
+    assert len(lines) == 5  # four findings and the input error
+    model, notebook, script, warning, error = (_parse(line) for line in lines)
+
+    assert script[0] == "error"
+    assert script[1] == {"file": "train.py", "line": "12", "col": "5", "endLine": "12", "endColumn": "21",
+                         "title": "BN001 (frozen-batchnorm-called-without-training-false)"}
+    assert script[2].splitlines()[1:] == [
+        "fix: Keep the BatchNormalization layers of `base` frozen when you unfreeze it.",
+        "confirmed (latent): train/inference output differs by 38% after unfreezing; moving mean moved by 0.41; "
+        "remedies: training=False no, keep BN frozen yes [keras 3.15.1 / tensorflow 2.21.0]",
+    ]
+    # Lines of a notebook cell are not lines of the .ipynb file, and a model has none.
+    assert "line" not in notebook[1] and notebook[2].startswith("cell 3, line 5: Frozen `backbone`")
+    assert "line" not in model[1] and model[2].startswith("layer encoder/backbone: Frozen")
+    assert warning[0] == "warning" and "100% of the new weights" in warning[2]
+    assert error == ("error", {"file": "broken.keras", "title": "bnlint (input not analysed)"},
+                     "not a .keras archive (no config.json)")
+
+
+def test_github_escapes_data_and_properties():
+    finding = _finding(path="dir,with: odd%chars.py", message="50% off\r\nsecond: line, here", severity="info")
+    line = FORMATS["github"](Report(findings=[finding]), [])
+    assert line.count("\n") == 1  # one workflow command, however many lines the message has
+    name, props, message = _parse(line.rstrip("\n"))
+    assert name == "notice"
+    assert props["file"] == "dir,with: odd%chars.py"
+    assert message.startswith("50% off\r\nsecond: line, here")
+    assert github.escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+    assert github.escape_data("a:b,c%\n") == "a:b,c%25%0A"
+
+
+def test_github_prints_nothing_for_a_clean_report(rules):
+    assert FORMATS["github"](Report(files_scanned=3), rules) == ""
