@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import yaml
+from bnlint import yaml_data
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -106,8 +106,8 @@ def _read_pyproject(path: Path) -> dict | None:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = yaml_data.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml_data.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     if data is None:
         return {}

@@ -58,8 +58,19 @@ def _use_instead(rule: Rule) -> list[str]:
     return [part for runtimes, text in groups for part in (f"### {_label(runtimes)}", _code(text))]
 
 
+# What the fix templates' placeholders read as in documentation, where there is no finding.
+_DOC_RECORD = {name: {"name": "base", "cls": "ResNet50"} for name in ("callee", "target", "model", "container")}
+
+
+def fixes_by_runtime(rule: Rule) -> list[tuple[tuple[str, ...], str]]:
+    """The rule's fix per group of runtimes, placeholders filled with an example name."""
+    from bnlint.engine import render
+
+    return [(runtimes, render(text, _DOC_RECORD)) for runtimes, text in by_runtime(rule, rule.fix)]
+
+
 def _fix(rule: Rule) -> list[str]:
-    groups = by_runtime(rule, rule.fix)
+    groups = fixes_by_runtime(rule)
     if len(groups) == 1:
         return [groups[0][1]]
     return ["\n".join(f"- **{_label(runtimes)}**: {text}" for runtimes, text in groups)]

@@ -186,7 +186,13 @@ def render_text(report: dict, losses: list[float], details: dict) -> str:
 @click.option("--unsafe-load-custom-code", is_flag=True, help="Load models with custom layers (imports their modules, which runs their code).")
 def explain_command(model: Path, sample, loss, output_format, timeout, unsafe_load_custom_code) -> None:
     """Why does fit()'s loss differ from evaluate()'s on the same data? Measured on one batch."""
-    from bnlint.confirm import DEFAULT_MEMORY_LIMIT_MB, WorkerFailure, run_worker, tensorflow_available, tf_keras_available
+    from bnlint.confirm import (
+        DEFAULT_MEMORY_LIMIT_MB,
+        WorkerFailure,
+        run_worker,
+        tensorflow_available,
+        tf_keras_available,
+    )
     from bnlint.confirm.safety import screen_model
     from bnlint.frontends import FrontendError
 

@@ -7,8 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
+from bnlint import yaml_data
 from bnlint.rules import builtin_rules_dir
 
 HUB_LAYER = "tensorflow_hub.KerasLayer"
@@ -89,7 +88,7 @@ def _index(data: dict) -> _Knowledge:
 def _load() -> _Knowledge:
     merged: dict = {}
     for path in sorted(knowledge_dir().glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml_data.load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a knowledge file holds one mapping")
         for section, content in data.items():

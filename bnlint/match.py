@@ -33,16 +33,21 @@ def lookup(record: dict, path: str) -> Any:
 
 
 def _equals(path: tuple[str, ...], expected: Any) -> Callable[[dict], bool]:
-    accepted = expected if isinstance(expected, list) else [expected]
+    # Compare (type, value) pairs: `True == 1` in Python, but a rule saying `true` must not
+    # match a count of 1, nor `"true"` a boolean.
+    accepted = frozenset((type(a), a) for a in (expected if isinstance(expected, list) else [expected]))
+    head, rest = path[0], path[1:]
 
     def test(record: dict) -> bool:
-        value: Any = record
-        for part in path:
-            if not isinstance(value, dict) or part not in value:
+        value = record.get(head, MISSING)
+        for part in rest:
+            if type(value) is not dict:
                 return False  # a missing field never matches, not even None
-            value = value[part]
-        # `True == 1` in Python; a rule saying `true` must not match a count of 1.
-        return any(value == a and type(value) is type(a) for a in accepted)
+            value = value.get(part, MISSING)
+        try:
+            return (type(value), value) in accepted
+        except TypeError:  # an unhashable value (a list, a mapping) equals no scalar
+            return False
 
     return test
 

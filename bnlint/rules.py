@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-from bnlint import match
+from bnlint import match, yaml_data
 
 RULE_ID = re.compile(r"^[A-Z]+[0-9]{3}$")
 SEVERITIES = ("error", "warning", "info")
@@ -108,8 +106,8 @@ def load_dir(directory: Path) -> list[Rule]:
     rules = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            data = yaml_data.load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml_data.YAMLError) as exc:
             raise RuleError(f"{path}: cannot read rule: {exc}") from None
         rules.append(parse_rule(data, path))
     return rules

@@ -126,11 +126,11 @@ def _requirement_lines(path: Path) -> list[str]:
             return []
         return parser.get("options", "install_requires", fallback="").splitlines()
     # environment.yml: conda specs ("tensorflow=2.12") and a nested pip list
-    import yaml
+    from bnlint import yaml_data
 
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = yaml_data.load(text)
+    except yaml_data.YAMLError:
         return []
     lines = []
     for dep in (data or {}).get("dependencies", []) if isinstance(data, dict) else []:

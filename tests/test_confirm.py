@@ -19,7 +19,13 @@ import pytest
 
 import bnlint.confirm as confirm
 from bnlint.confirm import ConfirmOptions, WorkerFailure, confirm_findings, run_worker
-from bnlint.confirm.sample import InputSpec, SampleError, from_sample, load_sample, synthetic
+from bnlint.confirm.sample import (
+    InputSpec,
+    SampleError,
+    from_sample,
+    load_sample,
+    synthetic,
+)
 from bnlint.engine import run_rules
 from bnlint.ir import Runtime
 from bnlint.report import Finding

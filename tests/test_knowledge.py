@@ -7,7 +7,12 @@ import time
 
 import pytest
 
-from bnlint.knowledge import constructor_info, hub_layer_info, known_constructors, preset_info
+from bnlint.knowledge import (
+    constructor_info,
+    hub_layer_info,
+    known_constructors,
+    preset_info,
+)
 
 
 class TestLookups:

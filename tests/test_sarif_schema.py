@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bnlint.engine import run_rules
+from bnlint import docs
+from bnlint.engine import render, run_rules
 from bnlint.ir import Call, Location, Model, Runtime, Unit
 from bnlint.report import Report
 from bnlint.reporters import FORMATS
@@ -57,7 +58,8 @@ def test_driver_describes_every_rule(sample_report, rules):
         assert descriptor["fullDescription"]["text"] == rule.rationale
         assert descriptor["help"]["markdown"].startswith(f"# {rule.id} ({rule.name})")
         for runtime in ("legacy", "keras2", "keras3"):
-            assert rule.for_runtime(rule.fix, runtime).strip() in descriptor["help"]["text"]
+            fix = render(rule.for_runtime(rule.fix, runtime), docs._DOC_RECORD).strip()
+            assert fix in descriptor["help"]["text"]
         assert descriptor["helpUri"].endswith(f"/rules/{rule.id}.yaml")
         level = {"error": "error", "warning": "warning", "info": "note"}[rule.severity]
         assert descriptor["defaultConfiguration"]["level"] == level

@@ -17,8 +17,18 @@ from pathlib import Path
 import pytest
 
 from bnlint.engine import run_rules
-from bnlint.frontends.keras_config import BATCHNORM_CLASSES, BUILTIN_LAYERS, MODEL_CLASSES, OPAQUE_BUILTINS, lower_config
-from bnlint.frontends.saved_model import analyze_file, is_savedmodel_dir, read_model_config
+from bnlint.frontends.keras_config import (
+    BATCHNORM_CLASSES,
+    BUILTIN_LAYERS,
+    MODEL_CLASSES,
+    OPAQUE_BUILTINS,
+    lower_config,
+)
+from bnlint.frontends.saved_model import (
+    analyze_file,
+    is_savedmodel_dir,
+    read_model_config,
+)
 from bnlint.ir import Runtime
 from bnlint.rules import load_rules
 from bnlint.runtime import from_keras_version
@@ -61,16 +71,14 @@ def test_keras3_archive_frozen_base_called_without_training_false():
     assert (base.cls, base.kind, base.contains_bn, base.frozen, base.opaque) == ("Functional", "model", True, True, False)
     assert base.location.layer_path == "backbone"
     assert calls_of(unit, "backbone") == [("absent", "call", "", False)]
-    # The BN layers inside are facts too, called inside their own model.
-    assert unit.models["backbone/backbone_bn1"].kind == "layer"
-    assert calls_of(unit, "backbone/backbone_bn1") == [("absent", "call", "backbone", False)]
+    # Plain BN layers inside (no explicit `training`) are counted into the model, not recorded.
+    assert "backbone/backbone_bn1" not in unit.models
     assert findings_of(unit) == {("BN001", "backbone")}
 
 
 def test_keras3_archive_with_training_false_at_the_call():
     unit = unit_of("k3_training_false.keras")
     assert calls_of(unit, "backbone") == [("false", "call", "", False)]
-    assert calls_of(unit, "backbone/backbone_bn1") == [("absent", "call", "backbone", True)]
     assert findings_of(unit) == set()
 
 
@@ -141,7 +149,7 @@ def test_a_renamed_file_is_read_by_its_content(tmp_path):
 
 def test_nested_models_get_slash_joined_layer_paths():
     unit = unit_of("k3_nested.keras")
-    assert {"encoder", "encoder/backbone", "encoder/backbone/backbone_bn1", "encoder/backbone/backbone_bn2"} <= set(unit.models)
+    assert {"encoder", "encoder/backbone"} <= set(unit.models)
     assert calls_of(unit, "encoder") == [("absent", "call", "", False)]
     assert calls_of(unit, "encoder/backbone") == [("absent", "call", "encoder", False)]
     # The encoder holds a trainable projection: it is not frozen, its backbone is.
@@ -154,7 +162,6 @@ def test_training_false_on_an_enclosing_call_protects_the_nested_call():
     unit = unit_of("tfk_nested_training_false.h5")
     assert calls_of(unit, "encoder") == [("false", "call", "", False)]
     assert calls_of(unit, "encoder/backbone") == [("absent", "call", "encoder", True)]
-    assert calls_of(unit, "encoder/backbone/backbone_bn1") == [("absent", "call", "encoder/backbone", True)]
     assert findings_of(unit) == set()
 
 
@@ -193,7 +200,6 @@ def test_partially_frozen_base_with_trainable_batchnorm():
     assert (base.frozen, base.partially_frozen, base.trainable_bn, base.bn_kept_frozen) == (False, True, True, False)
     # Partial freezing is judged where it happens: the model around the base is not partially frozen.
     assert unit.models[""].partially_frozen is False
-    assert unit.models["backbone/backbone_bn1"].frozen is False
     assert findings_of(unit) == {("BN004", "backbone")}
 
 
@@ -228,9 +234,9 @@ def test_a_real_application_config():
     unit = unit_of(name)
     base = unit.models["MobileNetV3Small"]
     assert (base.frozen, base.contains_bn) == (True, True)
-    bn_layers = [m for m in unit.models.values() if m.cls == "BatchNormalization"]
-    assert len(bn_layers) == bn_count > 10
-    assert all(m.key.startswith("MobileNetV3Small/") and m.frozen for m in bn_layers)
+    assert bn_count > 10
+    # Its BN layers are counted into it, not recorded one by one (none has an explicit `training`).
+    assert [m.key for m in unit.models.values()] == ["", "MobileNetV3Small"]
     assert not any(m.opaque for m in unit.models.values())
     assert findings_of(unit) == {("BN001", "MobileNetV3Small")}
 
@@ -248,7 +254,7 @@ def _model_of(*layers, **config):
 
 def test_batchnorm_is_matched_by_exact_class_name():
     layers = [
-        {"class_name": cls, "name": cls.lower(), "config": {"name": cls.lower()}, "inbound_nodes": _node()}
+        {"class_name": cls, "name": cls.lower(), "config": {"name": cls.lower()}, "inbound_nodes": _node(training=True)}
         for cls in ("BatchNormalization", "SyncBatchNormalization", "Normalization", "LayerNormalization", "GroupNormalization")
     ]
     unit = lower_config(_model_of(*layers), "m.keras", KERAS3)
@@ -282,7 +288,10 @@ def test_training_values_in_both_dialects():
          "inbound_nodes": [[["x", 0, 0, {"training": True}], ["y", 0, 0, {"training": False}]]]},
     ]
     unit = lower_config(_model_of(*layers), "m.h5", KERAS3)
-    assert [c.training for c in unit.calls] == ["true", "absent", "true", "dynamic", "absent", "false"]
+    # Calls without an explicit `training` (k3_null, k2_old) leave a plain BN layer unrecorded.
+    assert [(c.callee, c.training) for c in unit.calls] == [
+        ("k3_true", "true"), ("k2_true", "true"), ("k2_tensor", "dynamic"), ("k2_two", "false")]
+    assert unit.models[""].contains_bn is True
 
 
 def test_keras_2_2_sequential_config_is_a_bare_list():
@@ -297,21 +306,23 @@ def test_keras_2_2_sequential_config_is_a_bare_list():
 
 
 def test_sequential_is_told_by_structure_when_the_class_is_a_subclass():
-    bn = {"class_name": "BatchNormalization", "config": {"name": "bn"}}
-    custom_sequential = {"class_name": "MySequential", "config": {"name": "s", "layers": [dict(bn)]}}
-    assert calls_of(lower_config(custom_sequential, "m.keras", KERAS3), "bn") == [("absent", "sequential", "", False)]
+    inner = {"class_name": "Functional", "config": {"name": "base", "layers": [
+        {"class_name": "BatchNormalization", "config": {"name": "bn"}, "inbound_nodes": _node()}]}}
+    custom_sequential = {"class_name": "MySequential", "config": {"name": "s", "layers": [dict(inner)]}}
+    assert calls_of(lower_config(custom_sequential, "m.keras", KERAS3), "base") == [("absent", "sequential", "", False)]
     # Hand-written functional configs (rule examples) may leave out input_layers: still a graph.
-    functional = {"class_name": "Functional", "config": {"name": "f", "layers": [dict(bn, inbound_nodes=_node())]}}
-    assert calls_of(lower_config(functional, "m.keras", KERAS3), "bn") == [("absent", "call", "", False)]
+    functional = {"class_name": "Functional", "config": {"name": "f", "layers": [dict(inner, inbound_nodes=_node())]}}
+    assert calls_of(lower_config(functional, "m.keras", KERAS3), "base") == [("absent", "call", "", False)]
 
 
 def test_wrappers_pass_their_calls_to_the_wrapped_layer():
     inner = {"class_name": "Functional", "config": {"name": "cnn", "trainable": False, "layers": [
-        {"class_name": "BatchNormalization", "config": {"name": "bn"}, "inbound_nodes": _node()}]}}
+        {"class_name": "BatchNormalization", "config": {"name": "bn"}, "inbound_nodes": _node(training=True)}]}}
     wrapper = {"class_name": "TimeDistributed", "name": "td", "config": {"name": "td", "layer": inner}, "inbound_nodes": _node(training=False)}
     unit = lower_config(_model_of(wrapper), "m.keras", KERAS3)
     assert calls_of(unit, "td/cnn") == [("false", "call", "", False)]
-    assert calls_of(unit, "td/cnn/bn") == [("absent", "call", "td/cnn", True)]
+    # The wrapper's training=False reaches the model inside, and through it the layers it calls.
+    assert calls_of(unit, "td/cnn/bn") == [("true", "call", "td/cnn", True)]
 
 
 def test_an_old_tf_keras_savedmodel_directory_named_like_an_archive(tmp_path):

@@ -18,7 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnlint.frontends.keras_config import BATCHNORM_CLASSES, BUILTIN_LAYERS, MODEL_CLASSES
+from bnlint.frontends.keras_config import (
+    BATCHNORM_CLASSES,
+    BUILTIN_LAYERS,
+    MODEL_CLASSES,
+)
 
 # Packages whose classes a config may name without that being the user's code.
 LIBRARY_PACKAGES = frozenset({"keras", "tf_keras", "keras_hub", "keras_cv", "keras_nlp", "tensorflow"})

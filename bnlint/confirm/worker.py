@@ -129,7 +129,12 @@ def _unconfirmed(reason: str) -> dict:
 
 
 def _confirm_saved(keras_module, job: dict) -> dict:
-    from bnlint.confirm.checks import Subject, find_layer, measure, rebuild_with_training_false
+    from bnlint.confirm.checks import (
+        Subject,
+        find_layer,
+        measure,
+        rebuild_with_training_false,
+    )
 
     model = load_model(keras_module, job)
     batch = batch_for(model, job)
@@ -172,7 +177,12 @@ def _confirm_reproduced(keras_module, job: dict) -> dict:
 
 
 def _confirm_executed(keras_module, job: dict) -> dict:
-    from bnlint.confirm.checks import Subject, measure, path_to, rebuild_with_training_false
+    from bnlint.confirm.checks import (
+        Subject,
+        measure,
+        path_to,
+        rebuild_with_training_false,
+    )
     from bnlint.confirm.exec_script import ScriptError, find_callee, run_until_fit
 
     script = Path(job["path"])

@@ -8,6 +8,10 @@ nested models as layers. Two dialects of call nodes exist:
 - Keras 2: `inbound_nodes: [[[layer_name, node_index, tensor_index, {kwargs}], ...], ...]`
 
 and the dialect is read per node, because tf_keras also writes `.keras` archives.
+
+Facts are recorded for nested models, opaque layers and BN layers called with an explicit
+`training`; every other layer, plain BN layers included, is only counted into its model
+(frozen, partially frozen, contains BN, BN kept frozen).
 """
 
 from __future__ import annotations
@@ -289,6 +293,11 @@ class _Lowering:
         direct.bn_frozen += is_bn and frozen
         direct.bn_kept_frozen += is_bn and frozen and not frozen_above
         direct.opaque += opaque
+        if is_bn and all(training == "absent" for training, _ in calls):
+            # A plain BN layer in a graph is only counted: the rules care about models around BN
+            # and about an explicit `training` on a BN call. Recording every BN layer of a
+            # ResNet as facts doubled the time a scan takes on it.
+            return
         self.unit.models[path] = Model(
             key=path,
             name=name,

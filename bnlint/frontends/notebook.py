@@ -8,7 +8,14 @@ import pathlib
 import re
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.python_script import gc_paused, lower, mentions_keras, parse, read_bytes, source_lines
+from bnlint.frontends.python_script import (
+    gc_paused,
+    lower,
+    mentions_keras,
+    parse,
+    read_bytes,
+    source_lines,
+)
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 

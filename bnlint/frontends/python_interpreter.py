@@ -11,7 +11,13 @@ import ast
 from collections.abc import Iterable
 
 from bnlint.frontends import python_imports as imports
-from bnlint.frontends.python_expressions import NONE, Expressions, Scope, fold, merge_returns
+from bnlint.frontends.python_expressions import (
+    NONE,
+    Expressions,
+    Scope,
+    fold,
+    merge_returns,
+)
 from bnlint.frontends.python_facts import FactRecorder
 from bnlint.frontends.python_keras import Args, KerasSemantics, dotted, model_key
 from bnlint.frontends.python_values import (

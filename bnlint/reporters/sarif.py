@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import PurePath
 from urllib.parse import quote
 
-from bnlint.docs import HOMEPAGE, RUNTIME_TITLES, by_runtime, rule_doc, rule_url
+from bnlint.docs import HOMEPAGE, RUNTIME_TITLES, fixes_by_runtime, rule_doc, rule_url
 from bnlint.report import Finding, InputError, Report
 from bnlint.reporters.wording import confirmation_line, where_in_file
 from bnlint.rules import Rule
@@ -28,7 +28,7 @@ def artifact_location(path: str) -> dict:
 
 
 def _help_text(rule: Rule) -> str:
-    fixes = "\n".join(f"- {', '.join(runtimes)}: {text}" for runtimes, text in by_runtime(rule, rule.fix))
+    fixes = "\n".join(f"- {', '.join(runtimes)}: {text}" for runtimes, text in fixes_by_runtime(rule))
     return f"{rule.summary}\n\nFix:\n{fixes}\n\nRun `bnlint rule {rule.id}` for the full documentation."
 
 

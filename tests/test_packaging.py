@@ -1,0 +1,47 @@
+"""The wheel carries the rules and the knowledge data: `pip install .` (not editable) must work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_every_rule_and_the_knowledge_data(tmp_path):
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("bnlint-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for rule in sorted((ROOT / "rules").glob("*.yaml")):
+        assert f"bnlint/_rules/{rule.name}" in names
+    for data in sorted((ROOT / "rules" / "knowledge").glob("*.yaml")):
+        assert f"bnlint/_rules/knowledge/{data.name}" in names
+    assert "bnlint/cli.py" in names
+    assert not any(name.startswith(("tests/", "examples/")) for name in names)
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_lists_the_rules(tmp_path):
+    """A non-editable install into a fresh virtualenv (dependencies from the package index)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(ROOT)],
+                             capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr
+    # Run from tmp_path so the checkout's own bnlint/ is not on sys.path.
+    result = subprocess.run([str(venv / "bin" / "bnlint"), "rules"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["BN001", "BN002", "BN003", "BN004", "BN005"]
+    where = subprocess.run([str(python), "-c", "import bnlint.rules as r; print(r.builtin_rules_dir())"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert where.stdout.strip().endswith("bnlint/_rules"), where.stdout
