@@ -92,7 +92,7 @@ def measure_gap(keras_module, job: dict) -> dict:
 
     def loss_of(prediction):
         value = tf.reduce_mean(tf.cast(loss_function(y, prediction), tf.float32))
-        return value + sum((tf.cast(l, tf.float32) for l in model.losses), tf.constant(0.0))
+        return value + sum((tf.cast(extra, tf.float32) for extra in model.losses), tf.constant(0.0))
 
     weights = [(v, np.array(v.numpy())) for v in model.weights]
     randomness = Randomness(K, walk_layers(model))

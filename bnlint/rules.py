@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from bnlint import match, yaml_data
@@ -113,7 +113,7 @@ def load_dir(directory: Path) -> list[Rule]:
     return rules
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(dirs: tuple[Path, ...]) -> tuple[Rule, ...]:
     by_id: dict[str, Rule] = {}
     for directory in dirs:

@@ -358,7 +358,7 @@ def _keras3_training_false(keras_module, container, names: list[str]):
         if _is_target(layer, head, rest):
             return _sequential_as_functional(keras_module, container, head, rest)
         return keras_module.models.clone_model(
-            container, clone_function=lambda l: _keras3_training_false(keras_module, l, rest) if l is layer else l
+            container, clone_function=lambda other: _keras3_training_false(keras_module, other, rest) if other is layer else other
         )
     if not hasattr(container, "_run_through_graph"):
         raise _NoCallSite  # a subclassed model or a wrapper: no graph to replay

@@ -116,12 +116,12 @@ def find_callee(capture: Capture, name: str, cls: str):
     layers = walk_layers(capture.model)
     ids = {id(layer) for layer in layers}
     value = _resolve(name, capture.namespaces) if name else None
-    if value is not None and (id(value) in ids or any(id(l) in ids for l in walk_layers(value)[1:])):
+    if value is not None and (id(value) in ids or any(id(inner) in ids for inner in walk_layers(value)[1:])):
         return value, f"`{name}`"
-    by_class = [l for l in layers if type(l).__name__ == cls and l is not capture.model]
+    by_class = [layer for layer in layers if type(layer).__name__ == cls and layer is not capture.model]
     if len(by_class) == 1:
         return by_class[0], f"the {cls} layer"
-    by_name = [l for l in layers if l.name.lower() == (cls or "").lower() or l.name == name]
+    by_name = [layer for layer in layers if layer.name.lower() == (cls or "").lower() or layer.name == name]
     if len(by_name) == 1:
         return by_name[0], f"layer {by_name[0].name!r}"
     raise ScriptError(f"could not find `{name}` ({cls}) in the model passed to fit()")
