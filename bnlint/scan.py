@@ -59,6 +59,7 @@ def _cache_key(item: Input, content: bytes, job: _Job, runtime_hint: str) -> str
 
 def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputError]]:
     settings = job.settings
+    resolved = str(item.path.resolve())  # where the confirmer and the autofixer find the file
     use_cache = settings.cache and item.kind in ("script", "notebook")
     if use_cache:
         try:
@@ -72,7 +73,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         if hit is not None:
             # The cached path may be another checkout's: the autofixer writes to this one.
             for finding in hit[0]:
-                finding.context["file"] = str(item.path.resolve())
+                finding.context["file"] = resolved
             return hit
     try:
         unit = _read_unit(item)
@@ -87,7 +88,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         findings = run_rules(unit, rules, lambda rule_id: rule_id in job.enabled and per_file(rule_id))
         errors = [InputError(item.display, problem) for problem in unit.problems]
     for finding in findings:
-        finding.context["file"] = str(item.path.resolve())
+        finding.context["file"] = resolved
     if use_cache:
         cache.store(settings.cache_dir, key, findings, errors)
     return findings, errors
