@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from bnlint import __version__
@@ -48,6 +47,7 @@ def load(directory: Path, cache_key: str) -> tuple[list[Finding], list[InputErro
 
 def store(directory: Path, cache_key: str, findings: list[Finding], errors: list[InputError]) -> None:
     """Write atomically; a cache that cannot be written is silently skipped (it is an optimisation)."""
+    import tempfile
     from dataclasses import asdict
 
     entry = _entry(directory, cache_key)

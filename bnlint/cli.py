@@ -5,6 +5,7 @@ Exit status: 0 nothing found, 1 findings, 2 usage error or an input that could n
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -42,7 +43,23 @@ def exit_status(report: Report, settings: Settings, exit_zero: bool) -> int:
     return EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands in other modules are imported only when used (or listed by --help):
+    `bnlint check` in a pre-commit hook does not pay for `explain` or `fix`."""
+
+    lazy = {"explain": "bnlint.explain:explain_command", "fix": "bnlint.autofix:fix_model_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bnlint")
 def cli() -> None:
     """Find frozen BatchNormalization bugs in Keras models and the scripts that train them."""
@@ -83,7 +100,7 @@ def _load_settings(config: Path | None, paths: list[str], extend_select=(), igno
 @click.option("--rules-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path), help="Extra directory of rule YAML files.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
 @click.option("--fail-on", type=click.Choice(list(SEVERITY_ORDER)), help="Lowest severity that makes the exit status 1.  [default: info]")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes for the scan and the dynamic check.  [default: CPU count]")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes for the scan [default: CPU count]; also models confirmed at once [default: 1].")
 @click.option("--no-cache", is_flag=True, help="Analyse every file even if it is unchanged.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the cache lives.  [default: .bnlint_cache]")
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="Report only findings not in this baseline file.")
@@ -206,21 +223,6 @@ def rule_command(rule_id, rules_dir) -> None:
     if rule is None:
         raise UsageProblem(f"unknown rule {rule_id!r}; known: {', '.join(rules)}")
     click.echo(rule_doc(rule))
-
-
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules (their heavy parts import lazily)."""
-    from bnlint.explain import explain_command
-
-    cli.add_command(explain_command, "explain")
-    try:
-        from bnlint.autofix import fix_model_command
-    except ImportError:
-        return
-    cli.add_command(fix_model_command, "fix")
-
-
-_register_optional_commands()
 
 
 def main() -> None:

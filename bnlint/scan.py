@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from bnlint import cache
@@ -100,6 +98,8 @@ def _analyze_chunk(items: list[Input], job: _Job) -> list[tuple[list[Finding], l
 
 def _pool_context():
     # fork starts workers in milliseconds and they inherit the loaded rules; elsewhere use the default.
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
@@ -114,6 +114,8 @@ def scan(paths: list[str], settings: Settings) -> Report:
     if jobs > 1 and len(inputs) >= PARALLEL_THRESHOLD:
         size = max(1, len(inputs) // (jobs * 4))
         chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
+        from concurrent.futures import ProcessPoolExecutor  # only a large scan pays for the import
+
         with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
             results = [r for chunk in pool.map(_analyze_chunk, chunks, [job] * len(chunks)) for r in chunk]
     else:
