@@ -60,7 +60,7 @@ def test_text_confirmation_says_what_was_measured_and_which_remedy_worked(sample
     script = sample_report.findings[2]
     assert confirmation_line(script.confirmation) == (
         "confirmed (latent): train/inference output differs by 38% after unfreezing; moving mean moved by 0.41; "
-        "remedies: training=False no, keep BN frozen yes [keras 3.15.1 / tensorflow 2.21.0]"
+        "fixed here by: keep BN frozen (not by: training=False) [keras 3.15.1 / tensorflow 2.21.0]"
     )
 
 
@@ -146,7 +146,7 @@ def test_github_annotations_by_severity_and_location(sample_report, rules):
     assert script[2].splitlines()[1:] == [
         "fix: Keep the BatchNormalization layers of `base` frozen when you unfreeze it.",
         "confirmed (latent): train/inference output differs by 38% after unfreezing; moving mean moved by 0.41; "
-        "remedies: training=False no, keep BN frozen yes [keras 3.15.1 / tensorflow 2.21.0]",
+        "fixed here by: keep BN frozen (not by: training=False) [keras 3.15.1 / tensorflow 2.21.0]",
     ]
     # Lines of a notebook cell are not lines of the .ipynb file, and a model has none.
     assert "line" not in notebook[1] and notebook[2].startswith("cell 3, line 5: Frozen `backbone`")
@@ -170,3 +170,19 @@ def test_github_escapes_data_and_properties():
 
 def test_github_prints_nothing_for_a_clean_report(rules):
     assert FORMATS["github"](Report(files_scanned=3), rules) == ""
+
+
+@pytest.mark.parametrize(
+    ("remedies", "phrase"),
+    [
+        ({"training-false": False, "freeze-batchnorm": True}, "fixed here by: keep BN frozen (not by: training=False)"),
+        ({"training-false": True, "freeze-batchnorm": True}, "fixed here by: training=False or keep BN frozen"),
+        ({"training-false": False, "freeze-batchnorm": False}, "not fixed by: training=False, keep BN frozen"),
+    ],
+)
+def test_the_confirmation_line_recommends_what_worked_under_this_runtime(remedies, phrase):
+    from bnlint.report import Confirmation
+    from bnlint.reporters.wording import confirmation_line
+
+    line = confirmation_line(Confirmation("confirmed", "latent", {"latent_rel_diff": 0.5}, "", "keras 3.15.1 / tensorflow 2.21.0", remedies))
+    assert line == f"confirmed (latent): train/inference output differs by 50% after unfreezing; {phrase} [keras 3.15.1 / tensorflow 2.21.0]"

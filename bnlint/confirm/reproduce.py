@@ -9,6 +9,7 @@ frozen as the script freezes it and composed the way the script composes it.
 from __future__ import annotations
 
 from bnlint.confirm.checks import Subject
+from bnlint.confirm.sample import SEED
 
 # Smallest spatial input each application accepts; 32 for the others.
 MIN_SIDE = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
@@ -83,6 +84,8 @@ def build_callee(keras_module, architecture: str, arguments: dict) -> tuple[obje
 def reproduce(keras_module, target: dict) -> tuple[Subject, str]:
     """Build the flagged composition around a freshly built callee; returns it and a description."""
     K = keras_module
+    # Seeded weight initialisation: the same finding reports the same numbers on every run.
+    K.utils.set_random_seed(SEED)
     callee, shape, built = build_callee(K, target["architecture"], target.get("arguments") or {})
     frozen = target["check"] == "frozen"
     callee.trainable = not frozen

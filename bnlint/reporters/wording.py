@@ -61,8 +61,14 @@ def _key_numbers(confirmation: Confirmation) -> list[str]:
 
 
 def _remedies(remedies: dict[str, bool]) -> str:
-    tried = ", ".join(f"{_REMEDY_LABELS.get(name, name)} {'yes' if worked else 'no'}" for name, worked in remedies.items())
-    return f"remedies: {tried}"
+    """Recommend what removed the divergence under the runtime that ran, and say what did not."""
+    worked = [_REMEDY_LABELS.get(name, name) for name, ok in remedies.items() if ok]
+    failed = [_REMEDY_LABELS.get(name, name) for name, ok in remedies.items() if not ok]
+    if worked and failed:
+        return f"fixed here by: {' or '.join(worked)} (not by: {', '.join(failed)})"
+    if worked:
+        return f"fixed here by: {' or '.join(worked)}"
+    return f"not fixed by: {', '.join(failed)}"
 
 
 def confirmation_line(confirmation: Confirmation) -> str | None:
