@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from bnlint.report import InputError
@@ -26,6 +27,22 @@ class Input:
     path: Path  # where to read it
     display: str  # how to name it in output: as given on the command line, joined with what was found
     kind: str  # script | notebook | keras | h5 | savedmodel
+
+
+@lru_cache(maxsize=4096)
+def repository_root(folder: Path) -> Path | None:
+    """The nearest folder at or above `folder` that holds `.git` (a directory, or a worktree's file)."""
+    for directory in (folder, *folder.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def project_path(path: Path) -> str:
+    """`path` relative to its repository as a POSIX path; outside a repository, the normalised path."""
+    resolved = path.resolve()
+    root = repository_root(resolved.parent)
+    return (resolved.relative_to(root) if root else Path(os.path.normpath(path))).as_posix()
 
 
 def is_savedmodel_dir(path: Path) -> bool:

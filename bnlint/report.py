@@ -51,7 +51,10 @@ class Finding:
         """A location-independent identity: survives unrelated lines moving (SARIF, baseline)."""
         anchor = self.context.get("anchor", "")
         where = self.layer_path if self.layer_path is not None else anchor
-        text = f"{self.rule}\0{self.path}\0{self.cell or ''}\0{where}\0{self.context.get('occurrence', 0)}"
+        # The path inside the repository, when known: the same finding whether bnlint ran from
+        # the root (`src/train.py`), a subfolder (`train.py`) or with `./src/train.py`.
+        path = self.context.get("project_path", self.path)
+        text = f"{self.rule}\0{path}\0{self.cell or ''}\0{where}\0{self.context.get('occurrence', 0)}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def to_json(self) -> dict:

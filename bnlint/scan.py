@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bnlint import cache
 from bnlint.config import Settings
-from bnlint.discover import DEFAULT_EXCLUDES, Input, discover
+from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path
 from bnlint.engine import run_rules
 from bnlint.frontends import FrontendError
 from bnlint.ir import Runtime, Unit
@@ -85,8 +85,10 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         per_file = file_filter(settings, item.display)
         findings = run_rules(unit, rules, lambda rule_id: rule_id in job.enabled and per_file(rule_id))
         errors = [InputError(item.display, problem) for problem in unit.problems]
+    in_project = project_path(item.path)
     for finding in findings:
         finding.context["file"] = resolved
+        finding.context["project_path"] = in_project
     if use_cache:
         cache.store(settings.cache_dir, key, findings, errors)
     return findings, errors

@@ -334,7 +334,7 @@ BUILDS: dict[str, tuple[Path, str, Callable[[Path], None]]] = {
     "tfk_savedmodel_tf24": (FIXTURES, "tfk_savedmodel_tf24_layout", _tfk_savedmodel_tf24),
     "tf_module_savedmodel": (FIXTURES, "tf_module_savedmodel", _tf_module),
     "example_frozen": (EXAMPLES, "finetune_frozen.keras", _k3_frozen_call),
-    "example_legacy": (EXAMPLES, "legacy_frozen.h5", _tfk_h5),
+    "example_tf_keras": (EXAMPLES, "tf_keras_frozen.h5", _tfk_h5),
     "example_ok": (EXAMPLES, "finetune_ok.keras", _finetune_ok),
 }
 

@@ -79,3 +79,28 @@ def test_unusable_baselines_are_one_line_usage_errors(tmp_path, content, reason)
     message = str(raised.value)
     assert message.startswith(f"baseline {path}: ") and reason in message
     assert "\n" not in message
+
+
+def test_a_baseline_matches_wherever_bnlint_runs_from_inside_the_repository(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from bnlint.cli import cli
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text(
+        "import keras\nbase = keras.applications.ResNet50(weights=None)\nbase.trainable = False\nx = base(keras.Input((32, 32, 3)))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    args = ["--no-confirm", "--no-cache"]
+    assert runner.invoke(cli, ["check", "src", "--write-baseline", "baseline.json", *args]).exit_code == 0
+    assert runner.invoke(cli, ["check", "./src/train.py", "--baseline", "baseline.json", *args]).exit_code == 0
+    monkeypatch.chdir(tmp_path / "src")
+    assert runner.invoke(cli, ["check", "train.py", "--baseline", "../baseline.json", *args]).exit_code == 0
+    # A new finding in the same file is still reported.
+    with open("train.py", "a") as script:
+        script.write("y = base(keras.Input((64, 64, 3)))\n")
+    result = runner.invoke(cli, ["check", "train.py", "--baseline", "../baseline.json", *args])
+    assert result.exit_code == 1
+    assert "train.py:5:5: BN001" in result.output

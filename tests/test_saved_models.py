@@ -349,8 +349,8 @@ def test_runtime_when_the_version_is_missing_or_unreadable():
 def test_examples_show_a_real_finding_and_a_clean_one():
     examples = ROOT / "examples"
     assert findings_of(analyze_file(examples / "finetune_frozen.keras", "finetune_frozen.keras")) == {("BN001", "backbone")}
-    legacy = analyze_file(examples / "legacy_frozen.h5", "legacy_frozen.h5")
-    assert legacy.runtime.target == "keras2" and findings_of(legacy) == {("BN001", "backbone")}
+    tf_keras = analyze_file(examples / "tf_keras_frozen.h5", "tf_keras_frozen.h5")
+    assert tf_keras.runtime.target == "keras2" and findings_of(tf_keras) == {("BN001", "backbone")}
     assert findings_of(analyze_file(examples / "finetune_ok.keras", "finetune_ok.keras")) == set()
 
 
