@@ -100,3 +100,14 @@ def test_discovery_keeps_given_paths_as_given_and_reports_bad_ones(tmp_path, mon
         ("notes.txt", "not a Python script, notebook or Keras model"),
         ("missing.py", "no such file or directory"),
     ]
+
+
+def test_the_readme_configuration_example_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "pyproject.toml").write_text(example)
+    settings = load_file(tmp_path / "pyproject.toml")
+    assert settings.target_runtime == "keras2"
+    assert settings.per_file_ignores == {"tests/*": ("BN001",)}
+    assert settings.fail_on == "warning"
+    check_codes(settings, RULES)
