@@ -184,3 +184,15 @@ def test_python_dash_m(project):
                             cwd=project, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "BN001" in result.stdout
+
+
+def test_confirm_without_tensorflow_is_a_clear_usage_error_and_the_default_skips_it(project, monkeypatch):
+    from bnlint import confirm
+
+    monkeypatch.setattr(confirm, "tensorflow_available", lambda: False)
+    forced = run("check", "buggy.py", "--confirm", "--no-cache")
+    assert forced.exit_code == 2
+    assert "bnlint: error: --confirm needs TensorFlow: pip install 'bnlint[tf]'" in forced.output
+    default = run("check", "buggy.py", "--no-cache", "--format", "json")
+    assert default.exit_code == 1
+    assert json.loads(default.output)["findings"][0]["confirmation"]["status"] == "not-run"
