@@ -59,7 +59,7 @@ def _use_instead(rule: Rule) -> list[str]:
 
 
 # What the fix templates' placeholders read as in documentation, where there is no finding.
-_DOC_RECORD = {name: {"name": "base", "cls": "ResNet50"} for name in ("callee", "target", "model", "container")}
+_DOC_RECORD = {name: {"name": "base", "cls": "ResNet50"} for name in ("callee", "target", "reached", "model", "container")}
 
 
 def fixes_by_runtime(rule: Rule) -> list[tuple[tuple[str, ...], str]]:

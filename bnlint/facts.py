@@ -65,25 +65,45 @@ class Records:
         ]
 
     def model_facts(self) -> list[dict]:
-        # A model fact is its own subject: `target` lets a rule word its message the same
-        # way for a script's trainable change and a saved model's layer.
-        return [self._base(m.location) | record | {"target": record}
+        # A model fact is its own subject: `target` and `reached` let a rule word its message
+        # the same way for a script's trainable change and a saved model's layer.
+        return [self._base(m.location) | record | {"target": record, "reached": record}
                 for m, record in ((m, self._models[m.key]) for m in self.unit.models.values())]
 
-    def _bn_frozen_later(self, change: TrainableChange) -> bool:
+    def _reached(self, change: TrainableChange) -> str | None:
+        """The frozen BN-containing model an unfreeze reaches: its target, or, when the target is
+        an outer model (`model.trainable = True`), the first frozen one composed inside it."""
+        target = self.unit.models.get(change.target)
+        if target is None or target.frozen or change.scope == "some_layers":
+            return change.target  # a slice of an outer model's layers may not include the base
+        pending, seen = [change.target], set()
+        while pending:
+            container = pending.pop(0)
+            for call in self.unit.calls:
+                if call.container == container and call.callee not in seen:
+                    seen.add(call.callee)
+                    inner = self.unit.models.get(call.callee)
+                    if inner is not None and inner.frozen and inner.contains_bn:
+                        return call.callee
+                    pending.append(call.callee)
+        return change.target
+
+    def _bn_frozen_later(self, change: TrainableChange, models: set[str]) -> bool:
         return any(
-            other.target == change.target and other.scope == "batchnorm" and other.value is False and other.order > change.order
+            other.target in models and other.scope == "batchnorm" and other.value is False and other.order > change.order
             for other in self.unit.trainable_changes
         )
 
     def trainable_change(self) -> list[dict]:
-        return [
-            self._base(change.location) | _plain(change) | {
+        records = []
+        for change in self.unit.trainable_changes:
+            reached = self._reached(change)
+            records.append(self._base(change.location) | _plain(change) | {
                 "target": self.model(change.target),
-                "protects_bn": change.keeps_bn_frozen or self._bn_frozen_later(change),
-            }
-            for change in self.unit.trainable_changes
-        ]
+                "reached": self.model(reached),
+                "protects_bn": change.keeps_bn_frozen or self._bn_frozen_later(change, {change.target, reached}),
+            })
+        return records
 
     def fit(self) -> list[dict]:
         """Each fit, with the trainable change (if any) made after the last compile of its model."""

@@ -153,7 +153,8 @@ def _callee(finding: Finding) -> dict:
     """The record of the model or layer the finding is about, whatever fact matched."""
     fact, record = finding.context.get("fact"), _record(finding)
     if fact == "trainable_change":
-        return record.get("target") or {}
+        # The frozen base the unfreeze reaches (the target itself, or the base inside it).
+        return record.get("reached") or record.get("target") or {}
     if fact == "model":
         return record
     return record.get("callee") or {}
