@@ -242,13 +242,11 @@ def _frozen(keras_module, subject: Subject, inputs) -> Outcome:
         metrics |= _compare(output, reference, delta, "remedy_freeze_batchnorm_")
         remedies["freeze-batchnorm"] = not diverged(metrics, "remedy_freeze_batchnorm_")
         # (a) training=False at the call site, then unfrozen.
-        rebuilt = subject.with_training_false() if subject.with_training_false else None
-        if rebuilt is None:
+        found = _training_false_probe(keras_module, subject, inputs, reference, True)
+        if found is None:
             notes.append(NO_CALL_SITE)
         else:
-            model, callee, shared = rebuilt
-            other = Probe(keras_module, Subject(model, callee), inputs)
-            base = reference if shared else other.run(True, pin_callee_bn=True)[0]
+            other, base = found
             output, delta = other.run(True, unfreeze=True)
             other.restore()
             metrics |= _compare(output, base, delta, "remedy_training_false_")
@@ -265,6 +263,18 @@ def _frozen(keras_module, subject: Subject, inputs) -> Outcome:
     return Outcome("refuted", None, metrics, remedies, verdict)
 
 
+def _training_false_probe(keras_module, subject: Subject, inputs, reference, mode: bool):
+    """Remedy (a): a probe of the model rebuilt with training=False at the flagged call, and the
+    reference output to compare it with; None when there is no call site to rebuild."""
+    rebuilt = subject.with_training_false() if subject.with_training_false else None
+    if rebuilt is None:
+        return None
+    model, callee, shared = rebuilt
+    probe = Probe(keras_module, Subject(model, callee), inputs)
+    # A rebuild that shares the original's layers shares its reference pass too.
+    return probe, reference if shared else probe.run(mode, pin_callee_bn=True)[0]
+
+
 def _training_true(keras_module, subject: Subject, inputs) -> Outcome:
     probe = Probe(keras_module, subject, inputs)
     if not probe.callee_bns:
@@ -278,13 +288,11 @@ def _training_true(keras_module, subject: Subject, inputs) -> Outcome:
     in_predict, in_call = diverged(metrics, "predict_"), diverged(metrics, "call_")
     remedies: dict[str, bool] = {}
     if in_predict or in_call:
-        rebuilt = subject.with_training_false() if subject.with_training_false else None
-        if rebuilt is None:
+        found = _training_false_probe(keras_module, subject, inputs, reference, False)
+        if found is None:
             notes.append(NO_CALL_SITE)
         else:
-            model, callee, shared = rebuilt
-            other = Probe(keras_module, Subject(model, callee), inputs)
-            base = reference if shared else other.run(False, pin_callee_bn=True)[0]
+            other, base = found
             for mode, prefix in ((False, "remedy_training_false_predict_"), (None, "remedy_training_false_call_")):
                 output, delta = other.run(mode)
                 metrics |= _compare(output, base, delta, prefix)
