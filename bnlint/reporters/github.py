@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bnlint.report import Finding, InputError, Report
-from bnlint.reporters.wording import confirmation_line, where_in_file
+from bnlint.reporters.wording import message_lines
 from bnlint.rules import Rule
 
 _COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -38,14 +38,7 @@ def _annotation(finding: Finding) -> str:
         "endColumn": finding.end_column if in_file else None,
         "title": f"{finding.rule} ({finding.name})",
     }
-    where = where_in_file(finding)
-    lines = [f"{where}: {finding.message}" if where else finding.message]
-    if finding.fix:
-        lines.append(f"fix: {finding.fix}")
-    confirmation = confirmation_line(finding.confirmation)
-    if confirmation:
-        lines.append(confirmation)
-    return command(_COMMANDS[finding.severity], properties, "\n".join(lines))
+    return command(_COMMANDS[finding.severity], properties, "\n".join(message_lines(finding, "fix: ")))
 
 
 def _input_error(error: InputError) -> str:

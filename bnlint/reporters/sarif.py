@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from bnlint.docs import HOMEPAGE, RUNTIME_TITLES, fixes_by_runtime, rule_doc, rule_url
 from bnlint.report import Finding, InputError, Report
-from bnlint.reporters.wording import confirmation_line, where_in_file
+from bnlint.reporters.wording import message_lines
 from bnlint.rules import Rule
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -72,14 +72,7 @@ def _location(finding: Finding) -> dict:
 
 
 def _message(finding: Finding) -> str:
-    where = where_in_file(finding)
-    lines = [f"{where}: {finding.message}" if where else finding.message]
-    if finding.fix:
-        lines.append(f"Fix: {finding.fix}")
-    confirmation = confirmation_line(finding.confirmation)
-    if confirmation:
-        lines.append(f"Dynamic check: {confirmation}")
-    return "\n".join(lines)
+    return "\n".join(message_lines(finding, "Fix: ", "Dynamic check: "))
 
 
 def _result(finding: Finding, rule_index: dict[str, int]) -> dict:

@@ -71,6 +71,19 @@ def _remedies(remedies: dict[str, bool]) -> str:
     return f"not fixed by: {', '.join(failed)}"
 
 
+def message_lines(finding: Finding, fix_label: str, confirmation_label: str = "") -> list[str]:
+    """The message (with its place, for formats whose location cannot say it), the fix and the
+    confirmation, for formats that carry one block of text per finding."""
+    where = where_in_file(finding)
+    lines = [f"{where}: {finding.message}" if where else finding.message]
+    if finding.fix:
+        lines.append(f"{fix_label}{finding.fix}")
+    confirmation = confirmation_line(finding.confirmation)
+    if confirmation:
+        lines.append(f"{confirmation_label}{confirmation}")
+    return lines
+
+
 def confirmation_line(confirmation: Confirmation) -> str | None:
     """One line on what running the model showed, or None when the check did not run."""
     if confirmation.status == "not-run":
