@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bnlint.frontends.savedmodel import is_savedmodel_dir  # the reader's own test, so both agree
 from bnlint.report import InputError
 
 # Directories no one wants linted: VCS data, virtualenvs, caches, build output.
@@ -43,10 +44,6 @@ def project_path(path: Path) -> str:
     resolved = path.resolve()
     root = repository_root(resolved.parent)
     return (resolved.relative_to(root) if root else Path(os.path.normpath(path))).as_posix()
-
-
-def is_savedmodel_dir(path: Path) -> bool:
-    return (path / "saved_model.pb").is_file()
 
 
 def exclusion_matcher(patterns: tuple[str, ...]) -> Callable[[str, str], bool]:

@@ -111,3 +111,10 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
     assert settings.per_file_ignores == {"tests/*": ("BN001",)}
     assert settings.fail_on == "warning"
     check_codes(settings, RULES)
+
+
+def test_discovery_and_the_reader_agree_on_text_format_savedmodels(tmp_path, monkeypatch):
+    _tree(tmp_path, "export/saved_model.pbtxt", "export/variables/helper.py")
+    monkeypatch.chdir(tmp_path)
+    inputs, _ = discover(["."], ())
+    assert [(i.display, i.kind) for i in inputs] == [("export", "savedmodel")]
