@@ -39,9 +39,9 @@ def repository_root(folder: Path) -> Path | None:
     return None
 
 
-def project_path(path: Path) -> str:
-    """`path` relative to its repository as a POSIX path; outside a repository, the normalised path."""
-    resolved = path.resolve()
+def project_path(path: Path, resolved: Path) -> str:
+    """`path` (already `resolved`) relative to its repository as a POSIX path; outside a
+    repository, the normalised path as given."""
     root = repository_root(resolved.parent)
     return (resolved.relative_to(root) if root else Path(os.path.normpath(path))).as_posix()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from bnlint import cache
 from bnlint.config import Settings
@@ -31,14 +32,14 @@ def _read_unit(item: Input) -> Unit:
     return analyze_file(item.path, item.display)
 
 
-def resolve_runtime(unit: Unit, item: Input, settings: Settings) -> Runtime:
-    """Configuration wins; then what the file itself records or imports; then the project's pins."""
+def resolve_runtime(unit: Unit, folder: Path, settings: Settings) -> Runtime:
+    """Configuration wins; then what the file itself records or imports; then the pins above `folder`."""
     if settings.target_runtime:
         where = f"configuration ({settings.source.name})" if settings.source else "--target-runtime"
         return Runtime(settings.target_runtime, where)  # type: ignore[arg-type]
     if unit.kind == "model" or unit.runtime != DEFAULT:
         return unit.runtime
-    return from_pins(item.path.resolve().parent) or unit.runtime
+    return from_pins(folder) or unit.runtime
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ def _cache_key(item: Input, content: bytes, job: _Job, runtime_hint: str) -> str
 
 def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputError]]:
     settings = job.settings
-    resolved = str(item.path.resolve())  # where the confirmer and the autofixer find the file
+    # Resolved once: where the confirmer and the autofixer find the file, and where pins are looked up.
+    resolved = item.path.resolve()
+    file = str(resolved)
     use_cache = settings.cache and item.kind in ("script", "notebook")
     if use_cache:
         try:
@@ -65,13 +68,13 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         except OSError as exc:
             return [], [InputError(item.display, f"cannot read: {exc.strerror or exc}")]
         # The pins near the file can change the runtime without the file changing.
-        pinned = settings.target_runtime or repr(from_pins(item.path.resolve().parent))
+        pinned = settings.target_runtime or repr(from_pins(resolved.parent))
         key = _cache_key(item, content, job, pinned)
         hit = cache.load(settings.cache_dir, key)
         if hit is not None:
             # The cached path may be another checkout's: the autofixer writes to this one.
             for finding in hit[0]:
-                finding.context["file"] = resolved
+                finding.context["file"] = file
             return hit
     try:
         unit = _read_unit(item)
@@ -80,14 +83,14 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
     except (OSError, MemoryError, RecursionError) as exc:
         findings, errors = [], [InputError(item.display, f"cannot read: {exc}")]
     else:
-        unit.runtime = resolve_runtime(unit, item, settings)
+        unit.runtime = resolve_runtime(unit, resolved.parent, settings)
         rules = load_rules(settings.rules_dirs)
         per_file = file_filter(settings, item.display)
         findings = run_rules(unit, rules, lambda rule_id: rule_id in job.enabled and per_file(rule_id))
         errors = [InputError(item.display, problem) for problem in unit.problems]
-    in_project = project_path(item.path)
+    in_project = project_path(item.path, resolved)
     for finding in findings:
-        finding.context["file"] = resolved
+        finding.context["file"] = file
         finding.context["project_path"] = in_project
     if use_cache:
         cache.store(settings.cache_dir, key, findings, errors)
