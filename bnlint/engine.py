@@ -21,7 +21,7 @@ def render(template: str, record: dict) -> str:
     """Fill `{callee.name}`-style placeholders from a fact record; unknown ones stay visible."""
 
     def value(m: re.Match) -> str:
-        found = lookup(record, m.group(1))
+        found = lookup(record, tuple(m.group(1).split(".")))
         return m.group(0) if found is MISSING else str(found)
 
     return _PLACEHOLDER.sub(value, template)

@@ -23,27 +23,23 @@ class MatchError(ValueError):
     """A malformed condition in a rule file."""
 
 
-def lookup(record: dict, path: str) -> Any:
+def lookup(record: dict, path: tuple[str, ...]) -> Any:
+    """The value at a split dotted path (`("callee", "frozen")`), or MISSING."""
     value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
+    for part in path:
+        if type(value) is not dict:
             return MISSING
-        value = value[part]
+        value = value.get(part, MISSING)
     return value
 
 
 def _equals(path: tuple[str, ...], expected: Any) -> Callable[[dict], bool]:
     # Compare (type, value) pairs: `True == 1` in Python, but a rule saying `true` must not
-    # match a count of 1, nor `"true"` a boolean.
+    # match a count of 1, nor `"true"` a boolean. A missing field never matches, not even None.
     accepted = frozenset((type(a), a) for a in (expected if isinstance(expected, list) else [expected]))
-    head, rest = path[0], path[1:]
 
     def test(record: dict) -> bool:
-        value = record.get(head, MISSING)
-        for part in rest:
-            if type(value) is not dict:
-                return False  # a missing field never matches, not even None
-            value = value.get(part, MISSING)
+        value = lookup(record, path)
         try:
             return (type(value), value) in accepted
         except TypeError:  # an unhashable value (a list, a mapping) equals no scalar
