@@ -2,7 +2,7 @@
 
 The gap is measured as a telescoping sum of four losses on one batch (DESIGN.md, `bnlint
 explain` JSON). The command side here imports no TensorFlow; `measure_gap` runs in the
-confirmation worker (`python -m bnlint.confirm.worker`), like every other dynamic check.
+confirmation worker (`bnlint.confirm.worker`), like every other dynamic check.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Confirm static findings by running the real model in a worker subprocess (this side: no TF).
 
 `confirm_findings` groups findings by input file, screens saved models for code
-(`bnlint.confirm.safety`), and starts one `python -m bnlint.confirm.worker` per file, with a
+(`bnlint.confirm.safety`), and starts one isolated worker process (`python -I`) per file, with a
 timeout and a memory limit, `jobs` at a time. Whatever goes wrong in a worker (a timeout, a
 crash, a kill, a garbled reply) makes that file's findings `unconfirmed` with the reason; it
 never raises.
@@ -69,19 +69,29 @@ def _package_root() -> str:
     return str(Path(__file__).resolve().parent.parent.parent)
 
 
+# The worker runs in isolated mode (`-I`): neither the current folder nor PYTHONPATH nor the user's
+# site-packages are on its sys.path, so a `json.py` or `numpy.py` in the folder bnlint runs from (a
+# cloned repository under review) is never imported. bnlint itself is then found where the parent
+# found it, appended so that nothing in that folder can shadow the standard library.
+_BOOTSTRAP = (
+    "import sys; root = sys.argv.pop(1); sys.path.append(root) if root not in sys.path else None; "
+    "from bnlint.confirm.worker import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def worker_command(memory_limit_mb: int | None) -> list[str]:
-    command = [sys.executable, "-m", "bnlint.confirm.worker"]
+    command = [sys.executable, "-I", "-c", _BOOTSTRAP, _package_root()]
     if memory_limit_mb:
         command += ["--memory-limit-mb", str(memory_limit_mb)]
     return command
 
 
 def worker_environment() -> dict[str, str]:
+    # `-I` ignores every PYTHON* variable; the rest of the environment (CUDA, TF settings) is kept.
     env = dict(os.environ)
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env.setdefault("CUDA_VISIBLE_DEVICES", "")  # a user who set it has a GPU setup: leave it
     env["KERAS_BACKEND"] = "tensorflow"  # the checks use TensorFlow's eager mode
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
     return env
 
 

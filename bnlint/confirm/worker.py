@@ -1,6 +1,7 @@
-"""The confirmation worker: `python -m bnlint.confirm.worker` reads one JSON job on stdin and
-writes one JSON result as the last line of stdout. It imports TensorFlow; the static path never
-imports this module.
+"""The confirmation worker: reads one JSON job on stdin and writes one JSON result as the last
+line of stdout. It imports TensorFlow; the static path never imports this module. It is started
+in isolated mode (`python -I`, see `bnlint.confirm.worker_command`) so that no module from the
+folder bnlint runs in can be imported.
 
 Job: {"task": "confirm" | "explain", "runtime": "keras" | "tf_keras", "source": "model" |
 "reproduce" | "exec", "path": ..., "sample": ... | null, "allow_unsafe": bool, "custom":
@@ -234,7 +235,7 @@ def handle(job: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bnlint.confirm.worker")
+    parser = argparse.ArgumentParser(prog="bnlint-confirm-worker")
     parser.add_argument("--memory-limit-mb", type=int, default=None)
     args = parser.parse_args(argv)
     limit_memory(args.memory_limit_mb)
