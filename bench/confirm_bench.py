@@ -46,7 +46,7 @@ model(x, training=False)
 
 
 def _env() -> dict[str, str]:
-    from bnlint.confirm import worker_environment
+    from bnlint.confirm.runner import worker_environment
 
     return worker_environment()  # the same TF settings for the floor and the worker
 

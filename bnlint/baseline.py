@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnlint.report import Report
+from bnlint.findings import Report
 
 BASELINE_VERSION = 1
 

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from bnlint import __version__
+from bnlint.findings import Confirmation, Finding, InputError
 from bnlint.ir import Runtime
-from bnlint.report import Confirmation, Finding, InputError
 
 
 def key(content: bytes, *parts: str) -> str:

@@ -14,7 +14,7 @@ import click
 
 from bnlint import __version__
 from bnlint.config import SEVERITY_ORDER, ConfigError, Settings, discover_settings
-from bnlint.report import Report
+from bnlint.findings import Report
 from bnlint.rules import RuleError, load_rules
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -47,7 +47,7 @@ class LazyGroup(click.Group):
     """A group whose commands in other modules are imported only when used (or listed by --help):
     `bnlint check` in a pre-commit hook does not pay for `explain` or `fix`."""
 
-    lazy = {"explain": "bnlint.explain:explain_command", "fix": "bnlint.autofix:fix_model_command"}
+    lazy = {"explain": "bnlint.explain:explain_command", "fix": "bnlint.fix.apply:fix_model_command"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
@@ -124,7 +124,7 @@ def check(paths, output_format, output, select, extend_select, ignore, target_ru
     report = _baselined(scan(paths, settings), baseline, write_baseline)
 
     if fix or diff:
-        from bnlint.autofix import apply_fixes
+        from bnlint.fix.apply import apply_fixes
 
         # Findings the baseline accepts are not fixed either.
         changed = apply_fixes(report, write=fix and not diff, show_diff=diff)
@@ -175,7 +175,7 @@ def _confirm(report: Report, settings: Settings, allow_unsafe: bool, exec_script
     """Run the dynamic check when asked, or by default when TensorFlow is importable."""
     if settings.confirm is False or not report.findings:
         return
-    from bnlint.confirm import ConfirmOptions, confirm_findings, tensorflow_available
+    from bnlint.confirm.runner import ConfirmOptions, confirm_findings, tensorflow_available
 
     if not tensorflow_available():
         if settings.confirm:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from bnlint.frontends.savedmodel import is_savedmodel_dir  # the reader's own test, so both agree
-from bnlint.report import InputError
+from bnlint.findings import InputError
+from bnlint.frontends.models.tf_savedmodel import is_savedmodel_dir  # the reader's own test, so both agree
 
 # Directories no one wants linted: VCS data, virtualenvs, caches, build output.
 DEFAULT_EXCLUDES = (

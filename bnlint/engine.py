@@ -6,10 +6,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from bnlint import facts
+from bnlint import records
+from bnlint.findings import Finding
 from bnlint.ir import Unit
 from bnlint.match import MISSING, lookup
-from bnlint.report import Finding
 from bnlint.rules import Rule
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
@@ -85,14 +85,14 @@ def run_rules(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool] 
     """All findings of the enabled rules on one unit, sorted, suppressions applied."""
     found: dict[tuple, Finding] = {}
     cache: dict[str, list[dict]] = {}
-    shared = facts.Records(unit)
+    shared = records.Records(unit)
     for rule in rules:
         if unit.kind not in rule.inputs or not enabled(rule.id):
             continue
         for alternative in rule.match:
             fact = alternative["fact"]
             if fact not in cache:
-                cache[fact] = facts.records(unit, fact, shared)
+                cache[fact] = records.records(unit, fact, shared)
             for record in cache[fact]:
                 if alternative["predicate"](record):
                     finding = _finding(rule, fact, record, unit)

@@ -10,9 +10,9 @@ from bnlint import cache
 from bnlint.config import Settings
 from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path
 from bnlint.engine import run_rules
+from bnlint.findings import Finding, InputError, Report
 from bnlint.frontends import FrontendError
 from bnlint.ir import Runtime, Unit
-from bnlint.report import Finding, InputError, Report
 from bnlint.rules import load_rules
 from bnlint.runtime import DEFAULT, from_pins
 from bnlint.selection import enabled_rules, file_filter
@@ -24,11 +24,11 @@ PARALLEL_THRESHOLD = 64
 def _read_unit(item: Input) -> Unit:
     """Dispatch to the frontend for this kind of input (imported lazily: each pulls its own deps)."""
     if item.kind == "script":
-        from bnlint.frontends.python_script import analyze_file
+        from bnlint.frontends.python.script import analyze_file
     elif item.kind == "notebook":
-        from bnlint.frontends.notebook import analyze_file
+        from bnlint.frontends.python.notebook import analyze_file
     else:
-        from bnlint.frontends.saved_model import analyze_file
+        from bnlint.frontends.models.reader import analyze_file
     return analyze_file(item.path, item.display)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bnlint.findings import Confirmation, Finding, InputError, Report
 from bnlint.ir import Runtime
-from bnlint.report import Confirmation, Finding, InputError, Report
 from bnlint.rules import load_rules
 
 

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from bnlint.cli import cli
 from bnlint.engine import run_rules
-from bnlint.fix_model import reorder_weight_names
-from bnlint.fix_script import fix_source
-from bnlint.frontends.python_script import analyze_source
-from bnlint.frontends.saved_model import read_model_config
+from bnlint.fix.model import reorder_weight_names
+from bnlint.fix.script import fix_source
+from bnlint.frontends.models.reader import read_model_config
+from bnlint.frontends.python.script import analyze_source
 from bnlint.ir import Runtime
 from bnlint.rules import load_rules
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from bnlint.frontends import FrontendError, keras_archive
-from bnlint.frontends.keras_config import lower_config
-from bnlint.frontends.saved_model import analyze_file, read_model_config
+from bnlint.frontends import FrontendError
+from bnlint.frontends.models import keras_archive
+from bnlint.frontends.models.lowering import lower_config
+from bnlint.frontends.models.reader import analyze_file, read_model_config
 from bnlint.ir import Runtime
 
 MODELS = Path(__file__).resolve().parent / "fixtures" / "models"

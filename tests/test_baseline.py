@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bnlint.baseline import BaselineError, apply_baseline, load_baseline, write_baseline
-from bnlint.report import Report
+from bnlint.findings import Report
 
 
 def test_a_baseline_of_a_report_drops_all_its_findings(sample_report, tmp_path):

@@ -187,7 +187,7 @@ def test_python_dash_m(project):
 
 
 def test_confirm_without_tensorflow_is_a_clear_usage_error_and_the_default_skips_it(project, monkeypatch):
-    from bnlint import confirm
+    from bnlint.confirm import runner as confirm
 
     monkeypatch.setattr(confirm, "tensorflow_available", lambda: False)
     forced = run("check", "buggy.py", "--confirm", "--no-cache")

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bnlint.confirm as confirm
-from bnlint.confirm import ConfirmOptions, WorkerFailure, confirm_findings, run_worker
+import bnlint.confirm.runner as confirm
+from bnlint.confirm.runner import ConfirmOptions, WorkerFailure, confirm_findings, run_worker
 from bnlint.confirm.sample import (
     InputSpec,
     SampleError,
@@ -27,8 +27,8 @@ from bnlint.confirm.sample import (
     synthetic,
 )
 from bnlint.engine import run_rules
+from bnlint.findings import Finding
 from bnlint.ir import Runtime
-from bnlint.report import Finding
 from bnlint.rules import load_rules
 
 KERAS3 = Runtime("keras3", "metadata.json keras_version 3.15.1")
@@ -52,7 +52,7 @@ double = lambda t: (open({marker!r}, "w").close(), t * 2)[1]
 
 def scan_model(path: Path) -> list[Finding]:
     """What `bnlint check` finds in a saved model, with the context the pipeline adds."""
-    from bnlint.frontends.saved_model import analyze_file
+    from bnlint.frontends.models.reader import analyze_file
 
     findings = run_rules(analyze_file(path, path.name), load_rules())
     for finding in findings:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import bnlint.confirm as confirm
+import bnlint.confirm.runner as confirm
 from bnlint.cli import cli
 from bnlint.explain import gap_report, render_text
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.notebook import analyze_file, analyze_notebook_text, blank_magics
+from bnlint.frontends.python.notebook import analyze_file, analyze_notebook_text, blank_magics
 from bnlint.ir import Location
 from bnlint.runtime import DEFAULT
 

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.python_imports import canonical
-from bnlint.frontends.python_script import analyze_file, analyze_source
+from bnlint.frontends.python.imports import canonical
+from bnlint.frontends.python.script import analyze_file, analyze_source
 from bnlint.ir import Location, Unit
 from bnlint.runtime import DEFAULT
 
@@ -801,7 +801,7 @@ class TestRobustness:
         assert model(unit, "base").frozen  # the module pass goes on after the budget is spent
 
     def test_a_bug_in_the_interpreter_is_one_line_not_a_traceback(self, monkeypatch):
-        from bnlint.frontends.python_interpreter import Interpreter
+        from bnlint.frontends.python.interpreter import Interpreter
 
         def broken(self, node):
             raise ValueError("surprise\nsecond line")

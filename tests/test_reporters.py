@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bnlint.findings import Confirmation, Finding, InputError, Report
 from bnlint.ir import Runtime
-from bnlint.report import Confirmation, Finding, InputError, Report
 from bnlint.reporters import FORMATS, github, text
 from bnlint.reporters.wording import confirmation_line
 
@@ -181,7 +181,7 @@ def test_github_prints_nothing_for_a_clean_report(rules):
     ],
 )
 def test_the_confirmation_line_recommends_what_worked_under_this_runtime(remedies, phrase):
-    from bnlint.report import Confirmation
+    from bnlint.findings import Confirmation
     from bnlint.reporters.wording import confirmation_line
 
     line = confirmation_line(Confirmation("confirmed", "latent", {"latent_rel_diff": 0.5}, "", "keras 3.15.1 / tensorflow 2.21.0", remedies))

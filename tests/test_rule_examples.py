@@ -12,8 +12,8 @@ import re
 import pytest
 
 from bnlint.engine import run_rules
-from bnlint.frontends.keras_config import lower_config
-from bnlint.frontends.python_script import analyze_source
+from bnlint.frontends.models.lowering import lower_config
+from bnlint.frontends.python.script import analyze_source
 from bnlint.ir import Runtime
 from bnlint.rules import load_rules
 from bnlint.runtime import from_keras_version

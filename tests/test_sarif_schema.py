@@ -10,8 +10,8 @@ import pytest
 
 from bnlint import docs
 from bnlint.engine import render, run_rules
+from bnlint.findings import Report
 from bnlint.ir import Call, Location, Model, Runtime, Unit
-from bnlint.report import Report
 from bnlint.reporters import FORMATS
 from bnlint.reporters.sarif import FINGERPRINT_KEY, artifact_location
 

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from bnlint.engine import run_rules
-from bnlint.frontends.keras_config import (
+from bnlint.frontends.models.lowering import (
     BATCHNORM_CLASSES,
     BUILTIN_LAYERS,
     MODEL_CLASSES,
     OPAQUE_BUILTINS,
     lower_config,
 )
-from bnlint.frontends.saved_model import (
+from bnlint.frontends.models.reader import (
     analyze_file,
     is_savedmodel_dir,
     read_model_config,
@@ -356,7 +356,7 @@ def test_examples_show_a_real_finding_and_a_clean_one():
 
 def test_reading_saved_models_never_imports_tensorflow_or_keras():
     code = (
-        "import sys; from pathlib import Path; from bnlint.frontends.saved_model import analyze_file\n"
+        "import sys; from pathlib import Path; from bnlint.frontends.models.reader import analyze_file\n"
         f"for name in {['k3_nested.keras', 'tfk_frozen_call.h5', 'tfk_savedmodel', 'tfk_savedmodel_tf24_layout']!r}:\n"
         f"    analyze_file(Path({str(MODELS)!r}) / name, name)\n"
         "loaded = [m for m in ('tensorflow', 'keras', 'tf_keras', 'google.protobuf') if m in sys.modules]\n"

@@ -8,7 +8,7 @@ frozen as the script freezes it and composed the way the script composes it.
 
 from __future__ import annotations
 
-from bnlint.confirm.checks import Subject
+from bnlint.confirm.measure import Subject
 from bnlint.confirm.sample import SEED
 
 # Smallest spatial input each application accepts; 32 for the others.

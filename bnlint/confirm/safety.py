@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnlint.frontends.keras_config import (
+from bnlint.frontends.models.lowering import (
     BATCHNORM_CLASSES,
     BUILTIN_LAYERS,
     MODEL_CLASSES,
@@ -141,7 +141,7 @@ def screen_config(config: object, keras_version: str | None, format: str) -> Scr
 
 def screen_model(path: Path) -> Screen:
     """Read the config of a saved model without loading it (raises FrontendError) and screen it."""
-    from bnlint.frontends.saved_model import read_model_config
+    from bnlint.frontends.models.reader import read_model_config
 
     config, keras_version, format = read_model_config(path)
     return screen_config(config, keras_version, format)

@@ -1,23 +1,24 @@
 """The confirmation worker: reads one JSON job on stdin and writes one JSON result as the last
 line of stdout. It imports TensorFlow; the static path never imports this module. It is started
-in isolated mode (`python -I`, see `bnlint.confirm.worker_command`) so that no module from the
+in isolated mode (`python -I`, see `bnlint.confirm.runner.worker_command`) so that no module from the
 folder bnlint runs in can be imported.
 
 Job: {"task": "confirm" | "explain", "runtime": "keras" | "tf_keras", "source": "model" |
 "reproduce" | "exec", "path": ..., "sample": ... | null, "allow_unsafe": bool, "custom":
 [[module, name, registered_name], ...], "search_path": [...], "targets": [...]} (see
-`bnlint.confirm` for the targets). Result: {"ok": true, "runtime": "keras 3.15.1 / tensorflow
+`bnlint.confirm.runner` for the targets). Result: {"ok": true, "runtime": "keras 3.15.1 / tensorflow
 2.21.0", "results": {target id: confirmation fields}} or {"ok": false, "error": "one line"}.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from pathlib import Path
+
+from bnlint.confirm.loading import batch_for, load_model, model_inputs
 
 
 def limit_memory(megabytes: int | None) -> None:
@@ -67,54 +68,6 @@ def _runtime(name: str):
     return keras_module, f"{keras_module.__name__} {keras_module.__version__} / tensorflow {tf.__version__}"
 
 
-def _custom_objects(job: dict) -> dict:
-    """With allow_unsafe only: import the user's modules that define the model's custom classes."""
-    if not job.get("allow_unsafe"):
-        return {}
-    for directory in reversed(job.get("search_path") or []):
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
-    objects = {}
-    for module_name, name, registered in job.get("custom") or []:
-        if not module_name:
-            continue
-        module = importlib.import_module(module_name)
-        value = getattr(module, name, None)
-        if value is not None:
-            objects[name] = value
-            if registered:
-                objects[registered] = value
-    return objects
-
-
-def load_model(keras_module, job: dict, compile: bool = False):
-    """Load with safe_mode=True; tf.keras legacy loaders also run inside a safe-mode scope."""
-    path = job["path"]
-    custom = _custom_objects(job) or None
-    if keras_module.__name__ == "tf_keras":
-        from tf_keras.src.saving.serialization_lib import SafeModeScope
-
-        # tf_keras ignores `safe_mode` for .h5/SavedModel; the scope still stops Lambda bytecode.
-        with SafeModeScope(True):
-            return keras_module.models.load_model(path, custom_objects=custom, compile=compile, safe_mode=True)
-    return keras_module.saving.load_model(path, custom_objects=custom, compile=compile, safe_mode=True)
-
-
-def batch_for(model, job: dict):
-    from bnlint.confirm.checks import input_specs
-    from bnlint.confirm.sample import from_sample, load_sample, synthetic
-
-    specs = input_specs(model)
-    if job.get("sample"):
-        sample = Path(job["sample"])
-        return from_sample(load_sample(sample), specs, sample.name)
-    return synthetic(specs)
-
-
-def model_inputs(batch):
-    return batch.inputs[0] if len(batch.inputs) == 1 else list(batch.inputs)
-
-
 def _confirmation(outcome, what: str) -> dict:
     return {
         "status": outcome.status,
@@ -130,7 +83,7 @@ def _unconfirmed(reason: str) -> dict:
 
 
 def _confirm_saved(keras_module, job: dict) -> dict:
-    from bnlint.confirm.checks import (
+    from bnlint.confirm.measure import (
         Subject,
         find_layer,
         measure,
@@ -157,7 +110,7 @@ def _confirm_saved(keras_module, job: dict) -> dict:
 
 
 def _confirm_reproduced(keras_module, job: dict) -> dict:
-    from bnlint.confirm.checks import input_specs, measure
+    from bnlint.confirm.measure import input_specs, measure
     from bnlint.confirm.reproduce import NotReproducible, reproduce
     from bnlint.confirm.sample import synthetic
 
@@ -178,13 +131,13 @@ def _confirm_reproduced(keras_module, job: dict) -> dict:
 
 
 def _confirm_executed(keras_module, job: dict) -> dict:
-    from bnlint.confirm.checks import (
+    from bnlint.confirm.exec_script import ScriptError, find_callee, run_until_fit
+    from bnlint.confirm.measure import (
         Subject,
         measure,
         path_to,
         rebuild_with_training_false,
     )
-    from bnlint.confirm.exec_script import ScriptError, find_callee, run_until_fit
 
     script = Path(job["path"])
     capture = run_until_fit(keras_module, script)
@@ -213,7 +166,7 @@ def _confirm_executed(keras_module, job: dict) -> dict:
 def handle(job: dict) -> dict:
     keras_module, runtime = _runtime(job.get("runtime", "keras"))
     if job["task"] == "explain":
-        from bnlint.explain import measure_gap
+        from bnlint.confirm.gap import measure_gap
 
         return {"ok": True, "runtime": runtime, "explain": measure_gap(keras_module, job)}
     source = job.get("source")

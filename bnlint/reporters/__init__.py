@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bnlint.report import Report
+from bnlint.findings import Report
 from bnlint.reporters import github, json_format, sarif, text
 from bnlint.rules import Rule
 

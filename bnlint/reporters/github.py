@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bnlint.report import Finding, InputError, Report
+from bnlint.findings import Finding, InputError, Report
 from bnlint.reporters.wording import message_lines
 from bnlint.rules import Rule
 

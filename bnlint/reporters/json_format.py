@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from bnlint.report import Report
+from bnlint.findings import Report
 from bnlint.rules import Rule
 
 

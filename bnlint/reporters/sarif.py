@@ -9,7 +9,7 @@ from pathlib import PurePath
 from urllib.parse import quote
 
 from bnlint.docs import HOMEPAGE, RUNTIME_TITLES, fixes_by_runtime, rule_doc, rule_url
-from bnlint.report import Finding, InputError, Report
+from bnlint.findings import Finding, InputError, Report
 from bnlint.reporters.wording import message_lines
 from bnlint.rules import Rule
 

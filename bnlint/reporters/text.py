@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from bnlint.report import Finding, Report
+from bnlint.findings import Finding, Report
 from bnlint.reporters.wording import confirmation_line, plural
 from bnlint.rules import Rule
 

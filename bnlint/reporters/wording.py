@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bnlint.report import Confirmation, Finding
+from bnlint.findings import Confirmation, Finding
 
 _REMEDY_LABELS = {"training-false": "training=False", "freeze-batchnorm": "keep BN frozen"}
 

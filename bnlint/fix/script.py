@@ -19,8 +19,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bnlint.frontends.python_imports import canonical
-from bnlint.report import Finding
+from bnlint.findings import Finding
+from bnlint.frontends.python.imports import canonical
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _BN_CLASS = "keras.layers.BatchNormalization"

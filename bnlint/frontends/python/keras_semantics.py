@@ -6,10 +6,10 @@ import ast
 from functools import lru_cache
 
 from bnlint import knowledge
-from bnlint.frontends import python_loops as loops
-from bnlint.frontends.python_facts import FactRecorder
-from bnlint.frontends.python_imports import canonical, in_keras_family, legacy_evidence
-from bnlint.frontends.python_values import (
+from bnlint.frontends.python import layer_loops as loops
+from bnlint.frontends.python.imports import canonical, in_keras_family, legacy_evidence
+from bnlint.frontends.python.recorder import FactRecorder
+from bnlint.frontends.python.values import (
     FOREIGN,
     NOT_LITERAL,
     UNKNOWN,

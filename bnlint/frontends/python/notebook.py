@@ -8,7 +8,7 @@ import pathlib
 import re
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.python_script import (
+from bnlint.frontends.python.script import (
     gc_paused,
     lower,
     mentions_keras,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 import operator
 
-from bnlint.frontends.python_keras import Args
-from bnlint.frontends.python_values import (
+from bnlint.frontends.python.keras_semantics import Args
+from bnlint.frontends.python.values import (
     FOREIGN,
     UNKNOWN,
     Class,

@@ -11,9 +11,9 @@ import tokenize
 from collections.abc import Iterable
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.python_facts import FactRecorder
-from bnlint.frontends.python_imports import IMPORTS_KERAS
-from bnlint.frontends.python_interpreter import Interpreter
+from bnlint.frontends.python.imports import IMPORTS_KERAS
+from bnlint.frontends.python.interpreter import Interpreter
+from bnlint.frontends.python.recorder import FactRecorder
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 

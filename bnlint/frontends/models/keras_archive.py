@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.keras_config import parse_json
+from bnlint.frontends.models.lowering import parse_json
 
 # Far above any real config (ResNet50's config.json is 176 KB): the limits stop zip bombs, not models.
 CONFIG_LIMIT = 64 * 2**20

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.hdf5_model import read_hdf5_model
-from bnlint.frontends.keras_archive import read_keras_archive
-from bnlint.frontends.keras_config import lower_config
-from bnlint.frontends.savedmodel import is_savedmodel_dir, read_savedmodel
+from bnlint.frontends.models.hdf5 import read_hdf5_model
+from bnlint.frontends.models.keras_archive import read_keras_archive
+from bnlint.frontends.models.lowering import lower_config
+from bnlint.frontends.models.tf_savedmodel import is_savedmodel_dir, read_savedmodel
 from bnlint.ir import Unit
 from bnlint.runtime import from_keras_version
 

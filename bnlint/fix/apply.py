@@ -22,7 +22,7 @@ from typing import NoReturn
 
 import click
 
-from bnlint.report import Finding, Report
+from bnlint.findings import Finding, Report
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -63,7 +63,7 @@ def _fixable_script(finding: Finding) -> bool:
 
 def fix_script_file(path: Path, display: str, findings: list[Finding]) -> ScriptFix | None:
     """The fix of one script file, or None when none of its findings can be fixed."""
-    from bnlint.fix_script import fix_source
+    from bnlint.fix.script import fix_source
 
     try:
         data = path.read_bytes()
@@ -146,10 +146,10 @@ def fix_model_command(model: Path, out: Path, target_runtime: str | None) -> Non
     cannot fix; 2: error.
     """
     from bnlint.engine import run_rules
-    from bnlint.fix_model import ModelFixError, plan_model_fix, write_fixed_copy
+    from bnlint.fix.model import ModelFixError, plan_model_fix, write_fixed_copy
     from bnlint.frontends import FrontendError
-    from bnlint.frontends.keras_config import lower_config
-    from bnlint.frontends.saved_model import VERSION_SOURCES, read_model_config
+    from bnlint.frontends.models.lowering import lower_config
+    from bnlint.frontends.models.reader import VERSION_SOURCES, read_model_config
     from bnlint.ir import Runtime
     from bnlint.rules import load_rules
     from bnlint.runtime import from_keras_version

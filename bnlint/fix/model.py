@@ -21,8 +21,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnlint.frontends.keras_config import BATCHNORM_CLASSES
-from bnlint.report import Finding
+from bnlint.findings import Finding
+from bnlint.frontends.models.lowering import BATCHNORM_CLASSES
 
 # The trainable weights of a BatchNormalization layer; the moving statistics never are.
 _BN_TRAINABLE = ("gamma", "beta")

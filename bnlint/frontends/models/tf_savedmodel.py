@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends import protobuf_wire as wire
-from bnlint.frontends.keras_config import parse_json
+from bnlint.frontends.models import protobuf_wire as wire
+from bnlint.frontends.models.lowering import parse_json
 
 # The JSON of one object; the files themselves are mapped, never read whole.
 METADATA_LIMIT = 64 * 2**20

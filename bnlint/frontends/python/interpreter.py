@@ -10,17 +10,17 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from bnlint.frontends import python_imports as imports
-from bnlint.frontends.python_expressions import (
+from bnlint.frontends.python import imports
+from bnlint.frontends.python.expressions import (
     NONE,
     Expressions,
     Scope,
     fold,
     merge_returns,
 )
-from bnlint.frontends.python_facts import FactRecorder
-from bnlint.frontends.python_keras import Args, KerasSemantics, dotted, model_key
-from bnlint.frontends.python_values import (
+from bnlint.frontends.python.keras_semantics import Args, KerasSemantics, dotted, model_key
+from bnlint.frontends.python.recorder import FactRecorder
+from bnlint.frontends.python.values import (
     UNKNOWN,
     Class,
     Const,

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.keras_config import parse_json
+from bnlint.frontends.models.lowering import parse_json
 
 CONFIG_LIMIT = 64 * 2**20
 _TRUNCATED = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")

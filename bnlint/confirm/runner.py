@@ -1,0 +1,322 @@
+"""Confirm static findings by running the real model in a worker subprocess (this side: no TF).
+
+`confirm_findings` groups findings by input file, screens saved models for code
+(`bnlint.confirm.safety`), and starts one isolated worker process (`python -I`) per file, with a
+timeout and a memory limit, `jobs` at a time. Whatever goes wrong in a worker (a timeout, a
+crash, a kill, a garbled reply) makes that file's findings `unconfirmed` with the reason; it
+never raises.
+
+What runs, by input:
+- saved models: the file itself, loaded with `safe_mode=True` (Keras 3 files with keras,
+  Keras 2 files with tf_keras);
+- scripts and notebooks: never executed by default. A callee with a known architecture
+  (`keras.applications.*`) is rebuilt with `weights=None` in the recorded composition
+  (`bnlint.confirm.reproduce`); with `exec_scripts` (`--exec`) a `.py` script is run up to its
+  first `fit()` instead (`bnlint.confirm.exec_script`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bnlint.findings import Confirmation, Finding
+
+# Rules whose findings a run can confirm, and which check measures them (see checks.py).
+CHECK_OF_RULE = {"BN001": "frozen", "BN002": "frozen", "BN004": "frozen", "BN005": "training-true"}
+# Seconds for one worker (one model or script). On a 2-core CPU the whole check of a frozen
+# ResNet50 at 224x224 (TensorFlow import, load, four passes) takes ~7 s (bench/confirm_bench.py):
+# 120 s leaves room for slower machines and much larger models.
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MEMORY_LIMIT_MB = 8192
+
+
+def tensorflow_available() -> bool:
+    """Whether a worker could import TensorFlow (found, not imported: the parent stays light)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def tf_keras_available() -> bool:
+    return importlib.util.find_spec("tf_keras") is not None
+
+
+@dataclass
+class ConfirmOptions:
+    sample: Path | None = None  # .npz/.npy batch; default: a seeded synthetic batch per model
+    timeout: float = DEFAULT_TIMEOUT  # seconds per worker (per model or script)
+    memory_limit_mb: int | None = DEFAULT_MEMORY_LIMIT_MB  # per worker (RLIMIT_DATA); None: no limit
+    jobs: int = 1  # workers running at once
+    allow_unsafe: bool = False  # import the modules that define a model's custom layers
+    exec_scripts: bool = False  # run .py scripts up to their first fit()
+
+    def __post_init__(self) -> None:
+        if self.timeout is None:  # "not configured" from a caller's settings
+            self.timeout = DEFAULT_TIMEOUT
+
+
+class WorkerFailure(Exception):
+    """The worker gave no usable result. `str()` is the one-line reason."""
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parent.parent.parent)
+
+
+# The worker runs in isolated mode (`-I`): neither the current folder nor PYTHONPATH nor the user's
+# site-packages are on its sys.path, so a `json.py` or `numpy.py` in the folder bnlint runs from (a
+# cloned repository under review) is never imported. bnlint itself is then found where the parent
+# found it, appended so that nothing in that folder can shadow the standard library.
+_BOOTSTRAP = (
+    "import sys; root = sys.argv.pop(1); sys.path.append(root) if root not in sys.path else None; "
+    "from bnlint.confirm.worker import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def worker_command(memory_limit_mb: int | None) -> list[str]:
+    command = [sys.executable, "-I", "-c", _BOOTSTRAP, _package_root()]
+    if memory_limit_mb:
+        command += ["--memory-limit-mb", str(memory_limit_mb)]
+    return command
+
+
+def worker_environment() -> dict[str, str]:
+    # `-I` ignores every PYTHON* variable; the rest of the environment (CUDA, TF settings) is kept.
+    env = dict(os.environ)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env.setdefault("CUDA_VISIBLE_DEVICES", "")  # a user who set it has a GPU setup: leave it
+    env["KERAS_BACKEND"] = "tensorflow"  # the checks use TensorFlow's eager mode
+    return env
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, signal.SIGKILL)  # TF starts threads, not processes, but be thorough
+        else:
+            process.kill()
+    except ProcessLookupError:
+        pass
+
+
+def run_worker(job: dict, timeout: float, memory_limit_mb: int | None) -> dict:
+    """Run one job in a fresh worker; its result dict, or WorkerFailure with the reason."""
+    process = subprocess.Popen(
+        worker_command(memory_limit_mb),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=worker_environment(), start_new_session=os.name == "posix",
+    )
+    try:
+        stdout, stderr = process.communicate(json.dumps(job).encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        process.communicate()
+        raise WorkerFailure(f"the check timed out after {timeout:g} s") from None
+    if process.returncode < 0:
+        name = _signal_name(-process.returncode)
+        hint = f" (out of memory? the limit is {memory_limit_mb} MB)" if memory_limit_mb and name in ("SIGKILL", "SIGABRT", "SIGSEGV") else ""
+        raise WorkerFailure(f"the worker was killed by {name}{hint}")
+    lines = stdout.decode("utf-8", "replace").strip().splitlines()
+    if not lines:
+        tail = stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = f": {tail[-1][:200]}" if tail else ""
+        raise WorkerFailure(f"the worker exited with status {process.returncode} without a result{detail}")
+    try:
+        result = json.loads(lines[-1])  # only the last line: TF may print before it
+    except ValueError:
+        raise WorkerFailure("the worker's reply was not valid JSON") from None
+    if not isinstance(result, dict) or not isinstance(result.get("ok"), bool):
+        raise WorkerFailure("the worker's reply was not a result")
+    if not result["ok"]:
+        raise WorkerFailure(str(result.get("error") or "the worker failed"))
+    return result
+
+
+class _Skip(Exception):
+    """This finding cannot be confirmed; `str()` is the reason."""
+
+
+@dataclass
+class _Job:
+    payload: dict
+    findings: dict[str, list[Finding]] = field(default_factory=dict)  # by target id
+
+
+def _record(finding: Finding) -> dict:
+    return finding.context.get("record") or {}
+
+
+def _callee(finding: Finding) -> dict:
+    """The record of the model or layer the finding is about, whatever fact matched."""
+    fact, record = finding.context.get("fact"), _record(finding)
+    if fact == "trainable_change":
+        # The frozen base the unfreeze reaches (the target itself, or the base inside it).
+        return record.get("reached") or record.get("target") or {}
+    if fact == "model":
+        return record
+    return record.get("callee") or {}
+
+
+def _runtime_for_script(finding: Finding) -> str:
+    if finding.runtime.target == "keras2":
+        if not tf_keras_available():
+            raise _Skip("the code targets tf.keras 2 and tf_keras is not installed (pip install tf-keras)")
+        return "tf_keras"
+    return "keras"
+
+
+class _Planner:
+    """Turns findings into worker jobs: one per model file, script or reproduction runtime."""
+
+    def __init__(self, options: ConfirmOptions) -> None:
+        self.options = options
+        self.jobs: dict[tuple, _Job] = {}
+        self.screens: dict[str, object] = {}
+
+    def _job(self, key: tuple, payload: dict) -> _Job:
+        if key not in self.jobs:
+            sample = str(self.options.sample) if self.options.sample else None
+            self.jobs[key] = _Job({"task": "confirm", "sample": sample, "targets": [], **payload})
+        return self.jobs[key]
+
+    def add(self, finding: Finding) -> None:
+        check = CHECK_OF_RULE[finding.rule]
+        if finding.runtime.target == "legacy":
+            raise _Skip("the code targets legacy Keras (<= 2.3), whose BatchNormalization no installed runtime reproduces")
+        file = finding.context.get("file")
+        if not file:
+            raise _Skip("the finding does not say which file it came from")
+        kind = _record(finding).get("input") or ("model" if finding.layer_path is not None else "script")
+        if kind == "model":
+            job, target = self._saved(file, finding, check)
+        elif self.options.exec_scripts:
+            job, target = self._executed(file, kind, finding, check)
+        else:
+            job, target = self._reproduced(file, finding, check)
+        if target["id"] not in job.findings:
+            job.payload["targets"].append(target)
+        job.findings.setdefault(target["id"], []).append(finding)
+
+    def _saved(self, file: str, finding: Finding, check: str) -> tuple[_Job, dict]:
+        from bnlint.confirm.safety import screen_model
+        from bnlint.frontends import FrontendError
+
+        if file not in self.screens:
+            try:
+                self.screens[file] = screen_model(Path(file))
+            except FrontendError as exc:
+                self.screens[file] = f"cannot read the model: {exc}"
+        screen = self.screens[file]
+        if isinstance(screen, str):
+            raise _Skip(screen)
+        refusal = screen.refusal(self.options.allow_unsafe)
+        if refusal:
+            raise _Skip(f"not loaded: {refusal}")
+        runtime = "keras"
+        if screen.keras2:
+            if not tf_keras_available():
+                raise _Skip(f"written by Keras {screen.keras_version}; loading it needs tf_keras (pip install tf-keras)")
+            runtime = "tf_keras"
+        custom = [[c.module, c.name, c.registered_name] for c in screen.custom] if self.options.allow_unsafe else []
+        job = self._job(("model", file), {
+            "source": "model", "path": file, "runtime": runtime, "allow_unsafe": self.options.allow_unsafe,
+            "custom": custom, "search_path": [str(Path(file).parent), os.getcwd()],
+        })
+        layer_path = finding.layer_path or ""
+        return job, {"id": f"{layer_path}|{check}", "layer_path": layer_path, "check": check}
+
+    def _reproduced(self, file: str, finding: Finding, check: str) -> tuple[_Job, dict]:
+        callee = _callee(finding)
+        architecture = callee.get("architecture")
+        if not architecture:
+            what = f"`{callee.get('name', '?')}` ({callee.get('cls', '?')})"
+            raise _Skip(f"{what} is not a known architecture bnlint can rebuild without running the script (--exec runs it)")
+        record = _record(finding)
+        if finding.context.get("fact") == "call":
+            composition, training = record.get("composition") or "call", record.get("training") or "absent"
+        else:  # an unfreezing (BN004): rebuild the call as the script makes it
+            composition, training = "call", "false" if callee.get("called_with_training_false") else "absent"
+        runtime = _runtime_for_script(finding)
+        job = self._job(("reproduce", file, runtime), {"source": "reproduce", "path": file, "runtime": runtime})
+        target = {
+            "architecture": architecture, "arguments": callee.get("arguments") or {},
+            "composition": composition, "training": "absent" if training == "dynamic" else training, "check": check,
+        }
+        target["id"] = json.dumps(target, sort_keys=True, default=str)
+        return job, target
+
+    def _executed(self, file: str, kind: str, finding: Finding, check: str) -> tuple[_Job, dict]:
+        if kind != "script" or not file.endswith(".py"):
+            raise _Skip("--exec runs .py scripts only")
+        runtime = _runtime_for_script(finding)
+        job = self._job(("exec", file), {"source": "exec", "path": file, "runtime": runtime})
+        callee = _callee(finding)
+        target = {"name": callee.get("name") or "", "cls": callee.get("cls") or "", "check": check}
+        target["id"] = f"{target['name']}|{target['cls']}|{check}"
+        return job, target
+
+
+def _skip_reason(finding: Finding) -> str | None:
+    if finding.rule == "BN003":
+        return "BN003 is about compile() and fit(), not about what the model computes: nothing to run"
+    if finding.rule not in CHECK_OF_RULE:
+        return f"no dynamic check is defined for {finding.rule}"
+    return None
+
+
+def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
+    """Fill `finding.confirmation` for every finding, in place. Never raises for a model's problems."""
+    planner = _Planner(options)
+    available = tensorflow_available()
+    for finding in findings:
+        reason = _skip_reason(finding)
+        if reason:
+            finding.confirmation = Confirmation("not-run", reason=reason)
+            continue
+        if not available:
+            finding.confirmation = Confirmation("unconfirmed", reason="TensorFlow is not installed (pip install 'bnlint[tf]')")
+            continue
+        try:
+            planner.add(finding)
+        except _Skip as exc:
+            finding.confirmation = Confirmation("unconfirmed", reason=str(exc))
+
+    jobs = list(planner.jobs.values())
+
+    def run(job: _Job) -> dict | str:
+        try:
+            return run_worker(job.payload, options.timeout, options.memory_limit_mb)
+        except WorkerFailure as exc:
+            return str(exc)
+        except OSError as exc:  # the worker could not even start
+            return f"cannot start the worker: {exc}"
+
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        outcomes = list(pool.map(run, jobs))
+    for job, outcome in zip(jobs, outcomes):
+        for target_id, targeted in job.findings.items():
+            if isinstance(outcome, str):
+                confirmation = Confirmation("unconfirmed", reason=outcome)
+            else:
+                fields = outcome.get("results", {}).get(target_id) or {}
+                confirmation = Confirmation(
+                    status=fields.get("status", "unconfirmed"), mode=fields.get("mode"),
+                    metrics=dict(fields.get("metrics") or {}),
+                    reason=fields.get("reason") or "the worker returned no result for this finding",
+                    runtime=outcome.get("runtime"), remedies=dict(fields.get("remedies") or {}),
+                )
+            for finding in targeted:
+                finding.confirmation = replace(confirmation, metrics=dict(confirmation.metrics), remedies=dict(confirmation.remedies))

@@ -1,0 +1,1 @@
+"""Python sources: scripts and notebooks, read with `ast` and interpreted abstractly, never run."""
