@@ -7,12 +7,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bnlint.errors import UsageError
 from bnlint.findings import Report
 
 BASELINE_VERSION = 1
 
 
-class BaselineError(Exception):
+class BaselineError(UsageError):
     """A baseline file that cannot be used: a usage error (exit status 2). `str()` is one line."""
 
 

@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 
 from bnlint import __version__
-from bnlint.findings import Confirmation, Finding, InputError
-from bnlint.ir import Runtime
+from bnlint.findings import Finding, InputError
 
 
 def key(content: bytes, *parts: str) -> str:
@@ -28,17 +27,10 @@ def _entry(directory: Path, cache_key: str) -> Path:
     return directory / cache_key[:2] / f"{cache_key}.json"
 
 
-def _finding_from_json(data: dict) -> Finding:
-    data = dict(data)
-    data["runtime"] = Runtime(**data["runtime"])
-    data["confirmation"] = Confirmation(**data["confirmation"])
-    return Finding(**data)
-
-
 def load(directory: Path, cache_key: str) -> tuple[list[Finding], list[InputError]] | None:
     try:
         data = json.loads(_entry(directory, cache_key).read_text(encoding="utf-8"))
-        findings = [_finding_from_json(f) for f in data["findings"]]
+        findings = [Finding.from_dict(f) for f in data["findings"]]
         errors = [InputError(**e) for e in data["errors"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -51,7 +43,7 @@ def store(directory: Path, cache_key: str, findings: list[Finding], errors: list
     from dataclasses import asdict
 
     entry = _entry(directory, cache_key)
-    payload = {"findings": [asdict(f) for f in findings], "errors": [asdict(e) for e in errors]}
+    payload = {"findings": [f.to_dict() for f in findings], "errors": [asdict(e) for e in errors]}
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         if not (directory / ".gitignore").exists():

@@ -12,21 +12,11 @@ from pathlib import Path
 
 import click
 
-from bnlint import __version__
-from bnlint.config import SEVERITY_ORDER, ConfigError, Settings, discover_settings
-from bnlint.findings import Report
-from bnlint.rules import RuleError, load_rules
-
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-
-
-class UsageProblem(click.ClickException):
-    """A usage error printed as one line, with exit status 2 (like click's own usage errors)."""
-
-    exit_code = EXIT_ERROR
-
-    def show(self, file=None) -> None:
-        click.echo(f"bnlint: error: {self.format_message()}", err=True)
+from bnlint import __version__, api
+from bnlint.config import Settings
+from bnlint.errors import UsageError, UsageProblem
+from bnlint.rules import load_rules
+from bnlint.vocabulary import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, RUNTIMES, SEVERITY_ORDER
 
 
 def _codes(values: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -35,19 +25,11 @@ def _codes(values: tuple[str, ...]) -> tuple[str, ...] | None:
     return codes or None
 
 
-def exit_status(report: Report, settings: Settings, exit_zero: bool) -> int:
-    if report.errors:
-        return EXIT_ERROR
-    threshold = SEVERITY_ORDER[settings.fail_on]
-    failing = [f for f in report.findings if SEVERITY_ORDER[f.severity] >= threshold]
-    return EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN
-
-
 class LazyGroup(click.Group):
     """A group whose commands in other modules are imported only when used (or listed by --help):
     `bnlint check` in a pre-commit hook does not pay for `explain` or `fix`."""
 
-    lazy = {"explain": "bnlint.explain:explain_command", "fix": "bnlint.fix.apply:fix_model_command"}
+    lazy = {"explain": "bnlint.explain:explain_command", "fix": "bnlint.fix.command:fix_model_command"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
@@ -65,24 +47,6 @@ def cli() -> None:
     """Find frozen BatchNormalization bugs in Keras models and the scripts that train them."""
 
 
-def _load_settings(config: Path | None, paths: list[str], extend_select=(), ignore=(), **overrides) -> Settings:
-    try:
-        settings = discover_settings(config, Path(paths[0]))
-        # --select replaces the configured selection; --extend-select and --ignore add to it.
-        settings = settings.merged(
-            extend_select=settings.extend_select + tuple(extend_select or ()),
-            ignore=settings.ignore + tuple(ignore or ()),
-            **overrides,
-        )
-        rules = load_rules(settings.rules_dirs)
-        from bnlint.selection import check_codes
-
-        check_codes(settings, rules)
-    except (ConfigError, RuleError) as exc:
-        raise UsageProblem(str(exc)) from None
-    return settings
-
-
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True, help="Output format.")
@@ -90,14 +54,14 @@ def _load_settings(config: Path | None, paths: list[str], extend_select=(), igno
 @click.option("--select", multiple=True, help="Rules to enable (ids or prefixes, comma-separated); replaces the default set.")
 @click.option("--extend-select", multiple=True, help="Rules to enable on top of the selected ones.")
 @click.option("--ignore", multiple=True, help="Rules to disable.")
-@click.option("--target-runtime", type=click.Choice(["legacy", "keras2", "keras3"]), help="Assume this runtime instead of inferring it.")
+@click.option("--target-runtime", type=click.Choice(RUNTIMES), help="Assume this runtime instead of inferring it.")
 @click.option("--confirm/--no-confirm", default=None, help="Run the dynamic check (default: when TensorFlow is importable).")
 @click.option("--sample", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Sample batch (.npz or .npy) for the dynamic check.")
 @click.option("--confirm-timeout", type=click.FloatRange(min=1), help="Seconds allowed to confirm one model.  [default: 120]")
 @click.option("--unsafe-load-custom-code", is_flag=True, help="Let the dynamic check load models with Lambda or custom layers (runs their code).")
 @click.option("--exec", "exec_scripts", is_flag=True, help="Let the dynamic check run trusted scripts up to their first fit().")
 @click.option("--config", type=click.Path(path_type=Path), help="Configuration file (pyproject.toml or .bnlint.yaml).")
-@click.option("--rules-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path), help="Extra directory of rule YAML files.")
+@click.option("--rules-dir", "rule_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path), help="Extra directory of rule YAML files.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
 @click.option("--fail-on", type=click.Choice(list(SEVERITY_ORDER)), help="Lowest severity that makes the exit status 1.  [default: info]")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes for the scan [default: CPU count]; also models confirmed at once [default: 1].")
@@ -108,36 +72,36 @@ def _load_settings(config: Path | None, paths: list[str], extend_select=(), igno
 @click.option("--fix", is_flag=True, help="Rewrite scripts to fix what can be fixed safely.")
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and nothing else; change nothing (exit 1 if there is a fix).")
 def check(paths, output_format, output, select, extend_select, ignore, target_runtime, confirm, sample,
-          confirm_timeout, unsafe_load_custom_code, exec_scripts, config, rules_dir, exit_zero, fail_on, jobs,
+          confirm_timeout, unsafe_load_custom_code, exec_scripts, config, rule_dirs, exit_zero, fail_on, jobs,
           no_cache, cache_dir, baseline, write_baseline, fix, diff) -> None:
     """Check scripts, notebooks and saved models (default: the current directory)."""
-    from bnlint.scan import scan
-
     paths = list(paths) or ["."]
-    settings = _load_settings(
-        config, paths,
-        select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
-        target_runtime=target_runtime, confirm=confirm, sample=sample, confirm_timeout=confirm_timeout,
-        jobs=jobs, fail_on=fail_on, cache=False if no_cache else None, cache_dir=cache_dir,
-        rules_dirs=tuple(rules_dir) or None,
-    )
-    report = _baselined(scan(paths, settings), baseline, write_baseline)
-
-    if fix or diff:
-        from bnlint.fix.apply import apply_fixes
-
-        # Findings the baseline accepts are not fixed either.
-        changed = apply_fixes(report, write=fix and not diff, show_diff=diff)
-        if diff:
-            # Like ruff: only the diff, nothing written; exit 1 when there is something to fix.
-            for error in report.errors:
-                click.echo(str(error), err=True)
-            sys.exit(EXIT_ERROR if report.errors else EXIT_FINDINGS if changed else EXIT_CLEAN)
-        if changed:
-            report = _baselined(scan(paths, settings), baseline, write_baseline)  # what is left
-
-    if write_baseline is None:
-        _confirm(report, settings, unsafe_load_custom_code, exec_scripts)
+    try:
+        settings = api.settings_for(
+            paths, config,
+            select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
+            target_runtime=target_runtime, confirm=confirm, sample=sample, confirm_timeout=confirm_timeout,
+            jobs=jobs, fail_on=fail_on, cache=False if no_cache else None, cache_dir=cache_dir,
+            rules_dirs=tuple(rule_dirs) or None,
+        )
+        baseline_in = baseline if write_baseline is None else None  # a new baseline records everything
+        report = api.check(paths, settings, baseline=baseline_in)
+        if fix or diff:
+            # Findings the baseline accepts are not fixed either.
+            changed = api.fix(report, write=fix and not diff, show_diff=diff)
+            if diff:
+                # Like ruff: only the diff, nothing written; exit 1 when there is something to fix.
+                for error in report.errors:
+                    click.echo(str(error), err=True)
+                sys.exit(EXIT_ERROR if report.errors else EXIT_FINDINGS if changed else EXIT_CLEAN)
+            if changed:
+                report = api.check(paths, settings, baseline=baseline_in)  # what is left
+        if write_baseline is None:
+            options = _confirm_options(settings, unsafe_load_custom_code, exec_scripts)
+            if options is not None:
+                api.confirm(report, options)
+    except UsageError as exc:
+        raise UsageProblem(str(exc)) from None
 
     for error in report.errors:
         click.echo(str(error), err=True)
@@ -145,7 +109,10 @@ def check(paths, output_format, output, select, extend_select, ignore, target_ru
     if write_baseline is not None:
         from bnlint.baseline import write_baseline as write
 
-        write(report, write_baseline)
+        try:
+            write(report, write_baseline)
+        except UsageError as exc:
+            raise UsageProblem(str(exc)) from None
         click.echo(f"Wrote {len(report.findings)} findings to baseline {write_baseline}.", err=True)
         sys.exit(EXIT_ERROR if report.errors else EXIT_CLEAN)
 
@@ -156,39 +123,27 @@ def check(paths, output_format, output, select, extend_select, ignore, target_ru
         output.write_text(rendered, encoding="utf-8")
     else:
         click.echo(rendered, nl=not rendered.endswith("\n"))
-    sys.exit(exit_status(report, settings, exit_zero))
+    sys.exit(api.exit_status(report, settings, exit_zero))
 
 
-def _baselined(report: Report, baseline: Path | None, write_baseline: Path | None) -> Report:
-    """The report without the findings the baseline file accepts (unless a new one is being written)."""
-    if baseline is not None and write_baseline is None:
-        from bnlint.baseline import BaselineError, apply_baseline, load_baseline
-
-        try:
-            apply_baseline(report, load_baseline(baseline))
-        except BaselineError as exc:
-            raise UsageProblem(str(exc)) from None
-    return report
-
-
-def _confirm(report: Report, settings: Settings, allow_unsafe: bool, exec_scripts: bool) -> None:
-    """Run the dynamic check when asked, or by default when TensorFlow is importable."""
-    if settings.confirm is False or not report.findings:
-        return
-    from bnlint.confirm.runner import ConfirmOptions, confirm_findings, tensorflow_available
+def _confirm_options(settings: Settings, allow_unsafe: bool, exec_scripts: bool):
+    """How to run the dynamic check: when asked, or by default when TensorFlow is importable."""
+    if settings.confirm is False:
+        return None
+    from bnlint.confirm.runner import ConfirmOptions, tensorflow_available
 
     if not tensorflow_available():
         if settings.confirm:
-            raise UsageProblem("--confirm needs TensorFlow: pip install 'bnlint[tf]'")
-        return
-    options = ConfirmOptions(
+            raise UsageError("--confirm needs TensorFlow: pip install 'bnlint[tf]'")
+        return None
+    return ConfirmOptions(
         sample=settings.sample,
         timeout=settings.confirm_timeout,
         jobs=settings.jobs or 1,
         allow_unsafe=allow_unsafe,
         exec_scripts=exec_scripts,
+        rules_dirs=settings.rules_dirs,
     )
-    confirm_findings(report.findings, options)
 
 
 @cli.command("rules")
@@ -198,14 +153,14 @@ def rules_command(output_format, rules_dir) -> None:
     """List every rule."""
     try:
         rules = load_rules(tuple(rules_dir))
-    except RuleError as exc:
+    except UsageError as exc:
         raise UsageProblem(str(exc)) from None
     if output_format == "json":
-        click.echo(json.dumps([{"id": r.id, "name": r.name, "severity": r.severity, "inputs": list(r.inputs), "summary": r.summary} for r in rules], indent=2))
+        click.echo(json.dumps([{"id": r.id, "name": r.name, "severity": r.default_severity, "status": r.status, "inputs": list(r.inputs), "summary": r.summary} for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
     for r in rules:
-        click.echo(f"{r.id}  {r.name:<{width}}  {r.severity:<7}  {r.summary}")
+        click.echo(f"{r.id}  {r.name:<{width}}  {r.default_severity:<7}  {r.summary}")
 
 
 @cli.command("rule")
@@ -217,7 +172,7 @@ def rule_command(rule_id, rules_dir) -> None:
 
     try:
         rules = {r.id: r for r in load_rules(tuple(rules_dir))}
-    except RuleError as exc:
+    except UsageError as exc:
         raise UsageProblem(str(exc)) from None
     rule = rules.get(rule_id.upper())
     if rule is None:

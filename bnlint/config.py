@@ -7,17 +7,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from bnlint import yaml_data
+from bnlint.errors import UsageError
+from bnlint.vocabulary import RUNTIMES, SEVERITY_ORDER
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-RUNTIME_TARGETS = ("legacy", "keras2", "keras3")
-SEVERITY_ORDER = {"info": 0, "warning": 1, "error": 2}
-
-
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """Unusable configuration: a usage error (exit status 2)."""
 
 
@@ -71,8 +69,8 @@ def parse(data: dict, source: Path) -> Settings:
                 raise ConfigError(f"{source}: `per-file-ignores` maps glob patterns to rule ids")
             values[name] = {str(glob): _as_tuple(ids, key) for glob, ids in value.items()}
         elif name == "target_runtime":
-            if value not in RUNTIME_TARGETS:
-                raise ConfigError(f"{source}: `target-runtime` must be one of {', '.join(RUNTIME_TARGETS)}")
+            if value not in RUNTIMES:
+                raise ConfigError(f"{source}: `target-runtime` must be one of {', '.join(RUNTIMES)}")
             values[name] = value
         elif name == "rules_dirs":
             values[name] = tuple(base / d for d in _as_tuple(value, key))

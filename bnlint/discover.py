@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bnlint.findings import InputError
 from bnlint.frontends.models.tf_savedmodel import is_savedmodel_dir  # the reader's own test, so both agree
+from bnlint.vocabulary import SUFFIX_FORMATS
 
 # Directories no one wants linted: VCS data, virtualenvs, caches, build output.
 DEFAULT_EXCLUDES = (
@@ -20,7 +21,6 @@ DEFAULT_EXCLUDES = (
     ".ipynb_checkpoints", "site-packages", "build", "dist", ".eggs", "*.egg-info",
 )
 
-SUFFIX_KINDS = {".py": "script", ".ipynb": "notebook", ".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _walk(root: Path, display_root: str, excluded: Callable[[str, str], bool]) -
             kept.append(d)
         dirs[:] = kept  # prune in place so os.walk does not descend into excluded folders
         for name in sorted(files):
-            kind = SUFFIX_KINDS.get(os.path.splitext(name)[1].lower())
+            kind = SUFFIX_FORMATS.get(os.path.splitext(name)[1].lower())
             rel = os.path.normpath(os.path.join(rel_here, name))
             if kind and not excluded(rel, name):
                 yield Input(here / name, _display(display_root, rel), kind)
@@ -96,7 +96,7 @@ def discover(paths: list[str], patterns: tuple[str, ...]) -> tuple[list[Input], 
                 inputs.extend(sorted(_walk(path, given, excluded), key=lambda i: i.display))
         elif path.is_file():
             # A file named explicitly is checked even inside an excluded folder, as ruff does.
-            kind = SUFFIX_KINDS.get(path.suffix.lower())
+            kind = SUFFIX_FORMATS.get(path.suffix.lower())
             if kind is None:
                 errors.append(InputError(given, "not a Python script, notebook or Keras model (.py, .ipynb, .keras, .h5, .hdf5, SavedModel directory)"))
             else:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from bnlint.rules import RUNTIMES, Rule, RuleError, builtin_rules_dir, load_rules
+from bnlint.rules import Rule, RuleError, builtin_rules_dir, load_rules
+from bnlint.vocabulary import RUNTIMES, SEVERITIES, VERDICTS
 
 HOMEPAGE = "https://github.com/bnlint/bnlint"
 TABLE_START = "<!-- rules-table:start -->"
@@ -76,10 +77,21 @@ def _fix(rule: Rule) -> list[str]:
     return ["\n".join(f"- **{_label(runtimes)}**: {text}" for runtimes, text in groups)]
 
 
+def severity_text(rule: Rule) -> str:
+    """`error`, or `error (active, exposed), warning (latent)` when it depends on the verdict."""
+    named = {v: s for v, s in rule.severity.items() if v != "default"}
+    if not named or set(named.values()) == {rule.severity["default"]} and len(named) == len(VERDICTS):
+        return rule.severity["default"]
+    by_severity: dict[str, list[str]] = {}
+    for verdict in VERDICTS:
+        by_severity.setdefault(rule.severity_for(verdict), []).append(verdict)
+    return ", ".join(f"{s} ({', '.join(v)})" for s, v in sorted(by_severity.items(), key=lambda kv: SEVERITIES.index(kv[0])))
+
+
 def rule_doc(rule: Rule) -> str:
     """A rule's documentation as Markdown: what it does, why, example, use instead, fix, references."""
     inputs = ", ".join(INPUT_TITLES[i] for i in rule.inputs)
-    parts = [f"# {rule.id} ({rule.name})", f"Severity: {rule.severity}. Applies to: {inputs}."]
+    parts = [f"# {rule.id} ({rule.name})", f"Severity: {severity_text(rule)}. Applies to: {inputs}."]
     parts += ["## What it does", rule.summary, "## Why is this bad?", rule.rationale]
     if rule.example:
         parts += ["## Example", _code(rule.example)]
@@ -100,7 +112,7 @@ def rules_table(rules: Sequence[Rule]) -> str:
     rows = ["| id | name | severity | inputs | summary |", "| --- | --- | --- | --- | --- |"]
     for rule in rules:
         inputs = ", ".join(INPUT_TITLES[i] for i in rule.inputs)
-        rows.append(f"| {rule.id} | {rule.name} | {rule.severity} | {inputs} | {_cell(rule.summary)} |")
+        rows.append(f"| {rule.id} | {rule.name} | {severity_text(rule)} | {inputs} | {_cell(rule.summary)} |")
     return "\n".join(rows) + "\n"
 
 

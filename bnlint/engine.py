@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from bnlint import records
-from bnlint.findings import Finding
+from bnlint.findings import Finding, Related, Subject
 from bnlint.ir import Unit
 from bnlint.match import MISSING, lookup
-from bnlint.rules import Rule
+from bnlint.rules import Rule, pick
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<ids>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
@@ -60,15 +60,46 @@ def _anchor(unit: Unit, finding: Finding) -> str:
     return finding.layer_path or ""
 
 
+def _subject(fact: str, record: dict) -> Subject:
+    """The model a record is about, typed: what the confirmer and the fixers act on."""
+    if fact == "trainable_change":
+        model = record.get("reached") or record.get("target") or {}
+        target = record.get("target") or {}
+        extra = {"unfrozen": target.get("name"), "unfrozen_architecture": target.get("architecture"),
+                 "unfrozen_opaque": bool(target.get("opaque"))} if record.get("value") is True else {}
+        composition, training = None, None
+    elif fact == "call":
+        model, extra = record.get("callee") or {}, {}
+        composition, training = record.get("composition"), record.get("training")
+    else:
+        model, extra = record if fact == "model" else (record.get("model") or {}), {}
+        composition, training = None, None
+    return Subject(
+        name=str(model.get("name") or ""), cls=str(model.get("cls") or ""), kind=model.get("kind") or "model",
+        architecture=model.get("architecture"), arguments=dict(model.get("arguments") or {}),
+        opaque=bool(model.get("opaque")), composition=composition, training=training,
+        called_with_training_false=bool(model.get("called_with_training_false")), **extra,
+    )
+
+
+def _related(fact: str, record: dict) -> tuple[Related, ...]:
+    compile_at = record.get("last_compile") if fact == "fit" else None
+    if not compile_at:
+        return ()
+    return (Related("compile", "the last compile() before it", compile_at.get("line"), compile_at.get("column"), compile_at.get("cell")),)
+
+
 def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
     location = record["location"]
     runtime = unit.runtime.target
+    verdict = record.get("verdict") or _DEFAULT_VERDICT.get(rule.severity_for(None), "latent")
     return Finding(
         rule=rule.id,
         name=rule.name,
-        severity=rule.severity,  # type: ignore[arg-type]
-        message=render(rule.for_runtime(rule.message, runtime), record),
-        fix=render(rule.for_runtime(rule.fix, runtime), record),
+        severity=rule.severity_for(verdict),  # type: ignore[arg-type]
+        verdict=verdict,
+        message=render(pick(rule.message, runtime, verdict), record),
+        fix=render(pick(rule.fix, runtime, verdict), record),
         path=unit.path,
         runtime=unit.runtime,
         line=location["line"],
@@ -77,8 +108,15 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
         end_column=location["end_column"],
         cell=location["cell"],
         layer_path=location["layer_path"],
-        context={"fact": fact, "record": record},
+        input=unit.kind,
+        subject=_subject(fact, record),
+        related=_related(fact, record),
+        fixer=rule.script_fixer if unit.kind == "script" else rule.model_fixer if unit.kind == "model" else None,
     )
+
+
+# Records that do not carry a verdict (user rules over plain facts) get one from the severity.
+_DEFAULT_VERDICT = {"error": "active", "warning": "latent", "info": "note"}
 
 
 def run_rules(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool] = lambda _id: True) -> list[Finding]:
@@ -103,7 +141,7 @@ def run_rules(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool] 
     seen: Counter = Counter()
     for finding in findings:
         anchor = _anchor(unit, finding)
-        finding.context["anchor"] = anchor
-        finding.context["occurrence"] = seen[(finding.rule, finding.cell, anchor)]
+        finding.anchor = anchor
+        finding.occurrence = seen[(finding.rule, finding.cell, anchor)]
         seen[(finding.rule, finding.cell, anchor)] += 1
     return findings

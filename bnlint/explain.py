@@ -14,21 +14,14 @@ from pathlib import Path
 
 import click
 
+from bnlint.errors import UsageProblem
+
 # Loss names `--loss` accepts (Keras' own identifiers, default from_logits=False).
 LOSSES = (
     "mse", "mae", "mape", "msle", "huber", "log_cosh", "poisson", "kl_divergence", "hinge",
     "squared_hinge", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
 )
 DEFAULT_TIMEOUT = 300.0
-
-
-class ExplainError(click.ClickException):
-    """Bad input or a model that cannot be run: one line on stderr, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        click.echo(f"bnlint: error: {self.format_message()}", err=True)
 
 
 # --- command side (no TensorFlow) ------------------------------------------------------------
@@ -90,23 +83,23 @@ def explain_command(model: Path, sample, loss, output_format, timeout, unsafe_lo
 
     shown = str(model)
     if not tensorflow_available():
-        raise ExplainError("bnlint explain needs TensorFlow: pip install 'bnlint[tf]'")
+        raise UsageProblem("bnlint explain needs TensorFlow: pip install 'bnlint[tf]'")
     try:
         screen = screen_model(model)
     except FrontendError as exc:
-        raise ExplainError(f"{shown}: {exc}") from None
+        raise UsageProblem(f"{shown}: {exc}") from None
     refusal = screen.refusal(unsafe_load_custom_code)
     if refusal:
-        raise ExplainError(f"{shown}: not loaded: {refusal}")
+        raise UsageProblem(f"{shown}: not loaded: {refusal}")
     if screen.keras2 and not tf_keras_available():
-        raise ExplainError(f"{shown}: written by Keras {screen.keras_version}; loading it needs tf_keras (pip install tf-keras)")
+        raise UsageProblem(f"{shown}: written by Keras {screen.keras_version}; loading it needs tf_keras (pip install tf-keras)")
     if sample is not None:
         from bnlint.confirm.sample import SampleError, load_sample
 
         try:
             load_sample(sample)
         except SampleError as exc:
-            raise ExplainError(f"{sample}: {exc}") from None
+            raise UsageProblem(f"{sample}: {exc}") from None
     job = {
         "task": "explain", "path": str(model.resolve()), "runtime": "tf_keras" if screen.keras2 else "keras",
         "sample": str(sample.resolve()) if sample else None, "loss": loss,
@@ -117,7 +110,7 @@ def explain_command(model: Path, sample, loss, output_format, timeout, unsafe_lo
     try:
         result = run_worker(job, timeout, DEFAULT_MEMORY_LIMIT_MB)
     except (WorkerFailure, OSError) as exc:
-        raise ExplainError(f"{shown}: {exc}") from None
+        raise UsageProblem(f"{shown}: {exc}") from None
     measured = result["explain"]
     report = gap_report(shown, measured["loss"], result["runtime"], measured["losses"])
     if output_format == "json":

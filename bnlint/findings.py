@@ -7,14 +7,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from bnlint import __version__
-from bnlint.ir import Runtime
+from bnlint.ir import Composition, Runtime, Training
+from bnlint.vocabulary import InputKind, Severity, Verdict
 
 ConfirmationStatus = Literal["confirmed", "refuted", "unconfirmed", "not-run"]
 
 
 @dataclass
 class Confirmation:
-    """The outcome of running the real model (see DESIGN.md, `confirmation`)."""
+    """The outcome of running the real model: `confirmed` (mode `active` or `latent`), `refuted` (the check
+    ran and the behaviour did not change), `unconfirmed` (it could not run: `reason` says why) or `not-run`."""
 
     status: ConfirmationStatus = "not-run"
     mode: Literal["active", "latent"] | None = None
@@ -24,14 +26,58 @@ class Confirmation:
     remedies: dict[str, bool] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Subject:
+    """The model or layer a finding is about, as the confirmer and the fixers need it."""
+
+    name: str  # what the code calls it: `base`, `self.backbone`, a layer name
+    cls: str  # constructor or class name: "ResNet50", "Functional"
+    kind: Literal["model", "layer"] = "model"
+    architecture: str | None = None  # canonical constructor, e.g. "keras.applications.ResNet50"
+    arguments: dict = field(default_factory=dict)  # literal constructor arguments
+    opaque: bool = False  # a subclassed model whose structure cannot be read
+    # How it enters the graph where the finding is, and the `training` argument there.
+    composition: Composition | None = None
+    training: Training | None = None
+    called_with_training_false: bool = False  # every functional call of it passes training=False
+    # An unfreeze: the model whose `trainable` the statement sets (the subject or a model around it).
+    unfrozen: str | None = None  # its name
+    unfrozen_architecture: str | None = None
+    unfrozen_opaque: bool = False
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another place of the same problem: the unfreeze, the training event, the last compile."""
+
+    role: Literal["composition", "unfreeze", "training", "compile", "freeze"]
+    message: str
+    line: int | None = None
+    column: int | None = None
+    cell: int | None = None
+    layer_path: str | None = None
+
+    def to_json(self) -> dict:
+        return {"line": self.line, "column": self.column, "cell": self.cell, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the input behind a finding is, beyond the path as the user typed it."""
+
+    file: str  # the resolved path: what the confirmer loads and the fixer rewrites
+    project_path: str  # the path inside the repository: the same from any folder (fingerprints)
+
+
 @dataclass
 class Finding:
     rule: str
     name: str
-    severity: Literal["error", "warning", "info"]
+    severity: Severity
     message: str
     path: str
     runtime: Runtime
+    verdict: Verdict = "latent"
     line: int | None = None
     column: int | None = None
     end_line: int | None = None
@@ -39,22 +85,33 @@ class Finding:
     cell: int | None = None
     layer_path: str | None = None
     fix: str = ""  # the fix title for this finding's runtime
-    # What the confirmer and the autofixer need to act: the callee's architecture,
-    # arguments, composition, etc. Not part of the JSON contract.
-    context: dict = field(default_factory=dict)
+    # The fixer its rule names for this kind of input (`bnlint.fix.SCRIPT_FIXERS`, `MODEL_FIXERS`);
+    # whether it applies to this finding is the fixer's call.
+    fixer: str | None = None
+    input: InputKind = "script"
+    subject: Subject | None = None
+    related: tuple[Related, ...] = ()
+    source: Source | None = None  # set by the scan
+    # What identifies the finding's place regardless of line numbers (its line's code, or the
+    # layer path), and how many findings of the same rule share it before this one.
+    anchor: str = ""
+    occurrence: int = 0
     confirmation: Confirmation = field(default_factory=Confirmation)
+
+    @property
+    def fixable(self) -> bool:
+        return self.fixer is not None
 
     def sort_key(self) -> tuple:
         return (self.path, self.cell or 0, self.line or 0, self.column or 0, self.layer_path or "", self.rule)
 
     def fingerprint(self) -> str:
         """A location-independent identity: survives unrelated lines moving (SARIF, baseline)."""
-        anchor = self.context.get("anchor", "")
-        where = self.layer_path if self.layer_path is not None else anchor
+        where = self.layer_path if self.layer_path is not None else self.anchor
         # The path inside the repository, when known: the same finding whether bnlint ran from
         # the root (`src/train.py`), a subfolder (`train.py`) or with `./src/train.py`.
-        path = self.context.get("project_path", self.path)
-        text = f"{self.rule}\0{path}\0{self.cell or ''}\0{where}\0{self.context.get('occurrence', 0)}"
+        path = self.source.project_path if self.source else self.path
+        text = f"{self.rule}\0{path}\0{self.cell or ''}\0{where}\0{self.occurrence}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def to_json(self) -> dict:
@@ -63,6 +120,7 @@ class Finding:
             "rule": self.rule,
             "name": self.name,
             "severity": self.severity,
+            "verdict": self.verdict,
             "message": self.message,
             "path": self.path,
             "line": self.line,
@@ -70,9 +128,24 @@ class Finding:
             "cell": self.cell,
             "layer_path": self.layer_path,
             "fix": self.fix,
+            "related": [r.to_json() for r in self.related],
             "confirmation": asdict(self.confirmation),
             "runtime": {"target": self.runtime.target, "source": self.runtime.source},
         }
+
+    def to_dict(self) -> dict:
+        """Everything, for the cache (`from_dict` reads it back)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        data = dict(data)
+        data["runtime"] = Runtime(**data["runtime"])
+        data["confirmation"] = Confirmation(**data["confirmation"])
+        data["subject"] = Subject(**data["subject"]) if data.get("subject") else None
+        data["related"] = tuple(Related(**r) for r in data.get("related") or ())
+        data["source"] = Source(**data["source"]) if data.get("source") else None
+        return cls(**data)
 
 
 @dataclass(frozen=True)

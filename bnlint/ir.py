@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bnlint.vocabulary import InputKind, RuntimeTarget
+
 # The value of the `training` argument at a call site, as far as static analysis can tell.
 Training = Literal["absent", "false", "true", "dynamic"]
 # How a callee enters a graph:
@@ -18,8 +20,6 @@ Training = Literal["absent", "false", "true", "dynamic"]
 #   time_distributed  `TimeDistributed(base)` inside a Sequential
 #   output            `Model(base.input, f(base.output))`: base's own graph is reused in place
 Composition = Literal["call", "sequential", "add", "time_distributed", "output"]
-RuntimeTarget = Literal["legacy", "keras2", "keras3"]
-InputKind = Literal["script", "notebook", "model"]
 
 
 @dataclass(frozen=True)

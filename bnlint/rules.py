@@ -1,4 +1,10 @@
-"""Load rules: one YAML file per rule in `rules/` (and in any user rule directory)."""
+"""Load rules: one YAML file per rule in `rules/` (and in any user rule directory).
+
+The format is documented by `rules/schema.json`. Texts (`message`, `fix.title`, `use_instead`)
+are one string, or a mapping whose keys are a runtime (`keras3`), a verdict (`exposed`), both
+(`keras2/exposed`) or `default`; the most specific key that applies wins. `severity` is one
+severity or a mapping by verdict.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,19 @@ from functools import cache
 from pathlib import Path
 
 from bnlint import match, yaml_data
+from bnlint.confirm import CHECKS, NO_CHECK
+from bnlint.errors import UsageError
+from bnlint.fix import MODEL_FIXERS, SCRIPT_FIXERS
+from bnlint.vocabulary import INPUT_KINDS, RUNTIMES, SEVERITIES, VERDICTS
 
 RULE_ID = re.compile(r"^[A-Z]+[0-9]{3}$")
-SEVERITIES = ("error", "warning", "info")
-FACTS = ("call", "model", "trainable_change", "fit")
-INPUTS = ("script", "notebook", "model")
-RUNTIMES = ("legacy", "keras2", "keras3")
+FACTS = ("call", "model", "trainable_change", "fit", "base", "suppression")
+STATUSES = ("stable", "preview", "deprecated")
+_TEXT_KEYS = frozenset({"default", *RUNTIMES, *VERDICTS, *(f"{r}/{v}" for r in RUNTIMES for v in VERDICTS)})
+_REQUIRED = ("id", "name", "severity", "inputs", "summary", "message", "fix", "rationale", "match")
 
 
-class RuleError(ValueError):
+class RuleError(UsageError):
     """A rule file that cannot be used: a usage error (exit status 2)."""
 
 
@@ -26,77 +36,174 @@ def builtin_rules_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "rules"
 
 
+Texts = dict[str, str]  # by `default`, runtime, verdict or `runtime/verdict`
+
+
+def pick(table: Texts, runtime: str, verdict: str | None = None) -> str:
+    """The most specific text of `table` for a runtime and verdict ('' when none applies)."""
+    for key in (f"{runtime}/{verdict}", runtime, verdict, "default"):
+        if key in table:
+            return table[key]
+    return ""
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
     name: str
-    severity: str
+    severity: dict[str, str]  # by verdict, with "default"
     inputs: tuple[str, ...]
     summary: str
-    message: dict[str, str]  # by runtime, with "default"
-    fix: dict[str, str]  # by runtime, with "default"
+    message: Texts
+    fix: Texts  # the fix title
     rationale: str
-    match: tuple[dict, ...]  # alternatives: {fact, where}
+    match: tuple[dict, ...]  # alternatives: {fact, where, predicate}
     source: Path
+    status: str = "stable"
     example: str = ""
-    use_instead: dict[str, str] = field(default_factory=dict)
+    use_instead: Texts = field(default_factory=dict)
     references: tuple[str, ...] = ()
-    confirm: dict = field(default_factory=dict)
+    check: str = NO_CHECK  # the dynamic check that confirms a finding (bnlint.confirm.CHECKS)
+    check_reason: str = ""  # why there is none
+    script_fixer: str | None = None  # bnlint.fix.SCRIPT_FIXERS
+    model_fixer: str | None = None  # bnlint.fix.MODEL_FIXERS
     examples: dict = field(default_factory=dict)
-    enabled_by_default: bool = True
 
-    def for_runtime(self, table: dict[str, str], runtime: str) -> str:
-        return table.get(runtime, table.get("default", ""))
+    def for_runtime(self, table: Texts, runtime: str, verdict: str | None = None) -> str:
+        return pick(table, runtime, verdict)
+
+    def severity_for(self, verdict: str | None) -> str:
+        return self.severity.get(verdict or "", self.severity["default"])
+
+    @property
+    def default_severity(self) -> str:
+        """The severity shown for the rule as a whole: its most severe one."""
+        return min(self.severity.values(), key=SEVERITIES.index)
+
+    @property
+    def fixable(self) -> bool:
+        """Whether bnlint can fix some of its findings: an invalid example shows the fixed code."""
+        return any("fixed" in example for example in self.examples.get("invalid", ()))
+
+    @property
+    def enabled_by_default(self) -> bool:
+        return self.status == "stable"
 
 
-def _by_runtime(value, field_name: str, path: Path) -> dict[str, str]:
+def _texts(value, field_name: str, path: Path) -> Texts:
     if isinstance(value, str):
         return {"default": value}
-    if isinstance(value, dict) and value and set(value) <= {"default", *RUNTIMES}:
-        if "default" not in value and set(value) != set(RUNTIMES):
-            raise RuleError(f"{path}: `{field_name}` needs a `default` or one entry per runtime")
-        return {k: str(v) for k, v in value.items()}
-    raise RuleError(f"{path}: `{field_name}` must be text or a mapping by runtime ({', '.join(RUNTIMES)}, default)")
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) and set(value) <= _TEXT_KEYS:
+        if not all(isinstance(v, str) for v in value.values()):
+            raise RuleError(f"{path}: `{field_name}` texts must be strings")
+        if "default" not in value and not set(RUNTIMES) <= {k.partition("/")[0] for k in value}:
+            raise RuleError(f"{path}: `{field_name}` needs a `default` or an entry for every runtime")
+        return dict(value)
+    keys = ", ".join(sorted(("default", *RUNTIMES, *VERDICTS)))
+    raise RuleError(f"{path}: `{field_name}` must be text or a mapping by runtime and verdict ({keys}, runtime/verdict)")
 
 
-def parse_rule(data: dict, path: Path) -> Rule:
-    if not isinstance(data, dict):
-        raise RuleError(f"{path}: a rule file holds one mapping")
-    missing = [k for k in ("id", "name", "severity", "inputs", "summary", "message", "fix", "rationale", "match") if k not in data]
-    if missing:
-        raise RuleError(f"{path}: missing {', '.join(missing)}")
-    if not RULE_ID.match(str(data["id"])):
-        raise RuleError(f"{path}: rule id {data['id']!r} is not like BN001")
-    if data["severity"] not in SEVERITIES:
-        raise RuleError(f"{path}: severity must be one of {', '.join(SEVERITIES)}")
-    inputs = tuple(data["inputs"])
-    if not inputs or not set(inputs) <= set(INPUTS):
-        raise RuleError(f"{path}: inputs must be some of {', '.join(INPUTS)}")
-    alternatives = data["match"] if isinstance(data["match"], list) else [data["match"]]
+def _severity(value, path: Path) -> dict[str, str]:
+    if isinstance(value, str) and value in SEVERITIES:
+        return {"default": value}
+    if isinstance(value, dict) and value and set(value) <= {"default", *VERDICTS} and all(v in SEVERITIES for v in value.values()):
+        table = dict(value)
+        table.setdefault("default", min(table.values(), key=SEVERITIES.index))
+        return table
+    raise RuleError(f"{path}: `severity` must be one of {', '.join(SEVERITIES)}, or a mapping from verdict to one")
+
+
+def _fix(value, path: Path) -> tuple[Texts, str | None, str | None]:
+    """(title, script fixer, model fixer): `fix` is a title, or {title, script, model}."""
+    if isinstance(value, dict) and "title" in value:
+        unknown = set(value) - {"title", "script", "model"}
+        if unknown:
+            raise RuleError(f"{path}: `fix` takes title, script and model, not {', '.join(sorted(map(str, unknown)))}")
+        script, model = value.get("script"), value.get("model")
+        if script is not None and script not in SCRIPT_FIXERS:
+            raise RuleError(f"{path}: unknown script fixer {script!r}; known: {', '.join(SCRIPT_FIXERS)}")
+        if model is not None and model not in MODEL_FIXERS:
+            raise RuleError(f"{path}: unknown model fixer {model!r}; known: {', '.join(MODEL_FIXERS)}")
+        return _texts(value["title"], "fix.title", path), script, model
+    return _texts(value, "fix", path), None, None
+
+
+def _confirm(value, path: Path) -> tuple[str, str]:
+    if value is None:
+        return NO_CHECK, ""
+    if not isinstance(value, dict) or not isinstance(value.get("check", NO_CHECK), str):
+        raise RuleError(f"{path}: `confirm` must be a mapping with `check` (and `reason` when it is none)")
+    check = value.get("check", NO_CHECK)
+    if check != NO_CHECK and check not in CHECKS:
+        raise RuleError(f"{path}: unknown check {check!r}; known: {', '.join(CHECKS)}, {NO_CHECK}")
+    return check, str(value.get("reason") or "")
+
+
+def _match(value, path: Path) -> tuple[dict, ...]:
+    alternatives = value if isinstance(value, list) else [value]
+    compiled = []
     for alt in alternatives:
         if not isinstance(alt, dict) or alt.get("fact") not in FACTS or "where" not in alt:
             raise RuleError(f"{path}: each match needs `fact` (one of {', '.join(FACTS)}) and `where`")
         try:
-            alt["predicate"] = match.compile_condition(alt["where"], str(path))
+            predicate = match.compile_condition(alt["where"], str(path))
         except match.MatchError as exc:
             raise RuleError(str(exc)) from None
+        compiled.append({"fact": alt["fact"], "where": alt["where"], "predicate": predicate})
+    return tuple(compiled)
+
+
+def _strings(value, field_name: str, path: Path) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else None
+    if items is None or not all(isinstance(v, str) for v in items):
+        raise RuleError(f"{path}: `{field_name}` must be a list of strings")
+    return tuple(items)
+
+
+def parse_rule(data: object, path: Path) -> Rule:
+    if not isinstance(data, dict):
+        raise RuleError(f"{path}: a rule file holds one mapping")
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise RuleError(f"{path}: missing {', '.join(missing)}")
+    if not isinstance(data["id"], str) or not RULE_ID.match(data["id"]):
+        raise RuleError(f"{path}: rule id {data['id']!r} is not like BN001")
+    if not isinstance(data["name"], str) or not data["name"]:
+        raise RuleError(f"{path}: `name` must be text")
+    inputs = _strings(data["inputs"], "inputs", path)
+    if not inputs or not set(inputs) <= set(INPUT_KINDS):
+        raise RuleError(f"{path}: inputs must be some of {', '.join(INPUT_KINDS)}")
+    status = data.get("status", "preview" if data.get("enabled_by_default") is False else "stable")
+    if status not in STATUSES:
+        raise RuleError(f"{path}: status must be one of {', '.join(STATUSES)}")
+    for key in ("summary", "rationale"):
+        if not isinstance(data[key], str):
+            raise RuleError(f"{path}: `{key}` must be text")
+    examples = data.get("examples", {})
+    if not isinstance(examples, dict) or not all(isinstance(examples.get(k, []), list) for k in ("valid", "invalid")):
+        raise RuleError(f"{path}: `examples` maps valid and invalid to lists of examples")
+    title, script_fixer, model_fixer = _fix(data["fix"], path)
+    check, check_reason = _confirm(data.get("confirm"), path)
     return Rule(
         id=data["id"],
         name=data["name"],
-        severity=data["severity"],
+        severity=_severity(data["severity"], path),
         inputs=inputs,
-        summary=str(data["summary"]).strip(),
-        message=_by_runtime(data["message"], "message", path),
-        fix=_by_runtime(data["fix"], "fix", path),
-        rationale=str(data["rationale"]).strip(),
-        match=tuple(alternatives),
+        summary=data["summary"].strip(),
+        message=_texts(data["message"], "message", path),
+        fix=title,
+        rationale=data["rationale"].strip(),
+        match=_match(data["match"], path),
         source=path,
+        status=status,
         example=str(data.get("example", "")).strip(),
-        use_instead=_by_runtime(data["use_instead"], "use_instead", path) if "use_instead" in data else {},
-        references=tuple(data.get("references", ())),
-        confirm=dict(data.get("confirm", {})),
-        examples=dict(data.get("examples", {})),
-        enabled_by_default=bool(data.get("enabled_by_default", True)),
+        use_instead=_texts(data["use_instead"], "use_instead", path) if "use_instead" in data else {},
+        references=_strings(data.get("references", []), "references", path),
+        check=check,
+        check_reason=check_reason,
+        script_fixer=script_fixer,
+        model_fixer=model_fixer,
+        examples=examples,
     )
 
 

@@ -10,7 +10,7 @@ from bnlint import cache
 from bnlint.config import Settings
 from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path
 from bnlint.engine import run_rules
-from bnlint.findings import Finding, InputError, Report
+from bnlint.findings import Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
 from bnlint.ir import Runtime, Unit
 from bnlint.rules import load_rules
@@ -74,7 +74,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         if hit is not None:
             # The cached path may be another checkout's: the autofixer writes to this one.
             for finding in hit[0]:
-                finding.context["file"] = file
+                finding.source = Source(file, project_path(item.path, resolved))
             return hit
     try:
         unit = _read_unit(item)
@@ -88,10 +88,9 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         per_file = file_filter(settings, item.display)
         findings = run_rules(unit, rules, lambda rule_id: rule_id in job.enabled and per_file(rule_id))
         errors = [InputError(item.display, problem) for problem in unit.problems]
-    in_project = project_path(item.path, resolved)
+    source = Source(file, project_path(item.path, resolved))
     for finding in findings:
-        finding.context["file"] = file
-        finding.context["project_path"] = in_project
+        finding.source = source
     if use_cache:
         cache.store(settings.cache_dir, key, findings, errors)
     return findings, errors

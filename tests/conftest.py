@@ -17,9 +17,9 @@ def rules():
 def _finding(rules_by_id, rule_id: str, message: str, fix: str, runtime: Runtime, anchor: str, **where) -> Finding:
     rule = rules_by_id[rule_id]
     return Finding(
-        rule=rule.id, name=rule.name, severity=rule.severity, message=message, fix=fix, runtime=runtime,
+        rule=rule.id, name=rule.name, severity=rule.default_severity, message=message, fix=fix, runtime=runtime,
         # What the engine fills in; fingerprints are computed from it.
-        context={"anchor": anchor, "occurrence": 0},
+        anchor=anchor, occurrence=0,
         **where,
     )
 

@@ -27,7 +27,7 @@ from bnlint.confirm.sample import (
     synthetic,
 )
 from bnlint.engine import run_rules
-from bnlint.findings import Finding
+from bnlint.findings import Finding, Source, Subject
 from bnlint.ir import Runtime
 from bnlint.rules import load_rules
 
@@ -56,7 +56,7 @@ def scan_model(path: Path) -> list[Finding]:
 
     findings = run_rules(analyze_file(path, path.name), load_rules())
     for finding in findings:
-        finding.context["file"] = str(path.resolve())
+        finding.source = Source(str(path.resolve()), path.name)
     return findings
 
 
@@ -69,9 +69,10 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_finding(rule: str, file: Path, record: dict, runtime: Runtime = KERAS3, layer_path: str | None = None, fact: str = "call") -> Finding:
+def make_finding(rule: str, file: Path, input: str = "script", subject: Subject | None = None, runtime: Runtime = KERAS3,
+                 layer_path: str | None = None) -> Finding:
     return Finding(rule=rule, name="test", severity="error", message="", path=file.name, runtime=runtime,
-                   layer_path=layer_path, context={"file": str(file), "fact": fact, "record": record})
+                   layer_path=layer_path, input=input, subject=subject, source=Source(str(file), file.name))
 
 
 def backbone(keras, batchnorm=None, name: str = "backbone"):
@@ -130,14 +131,14 @@ def confirmed(saved):
     """One confirm_findings run over every saved fixture plus one script reproduction."""
     findings = {name: scan_model(path) for name, path in saved.items() if name != "training_true"}
     # Built by hand: the shape of a call record for `base(inputs, training=True)` on a trainable base.
-    findings["training_true"] = [make_finding("BN005", saved["training_true"], {"input": "model"}, layer_path="backbone")]
+    findings["training_true"] = [make_finding("BN005", saved["training_true"], "model", layer_path="backbone")]
     script = saved["functional"].parent / "train.py"
     script.write_text("# never executed\n")
-    findings["script"] = [make_finding("BN001", script, {
-        "input": "script", "composition": "call", "training": "absent",
-        "callee": {"name": "base", "cls": "MobileNetV3Small", "architecture": "keras.applications.MobileNetV3Small",
-                   "arguments": {"include_top": False, "weights": "imagenet", "input_shape": [224, 224, 3]}},
-    })]
+    findings["script"] = [make_finding("BN001", script, subject=Subject(
+        "base", "MobileNetV3Small", architecture="keras.applications.MobileNetV3Small",
+        arguments={"include_top": False, "weights": "imagenet", "input_shape": [224, 224, 3]},
+        composition="call", training="absent",
+    ))]
     hashes = {name: digest(path) for name, path in saved.items()}
     confirm_findings([f for group in findings.values() for f in group], ConfirmOptions(jobs=2, allow_unsafe=True))
     assert hashes == {name: digest(path) for name, path in saved.items()}, "inputs are never modified"
@@ -321,8 +322,7 @@ def test_exec_runs_the_script_up_to_fit_and_never_trains(tmp_path):
             pass  # the script's own handlers cannot swallow bnlint's stop
         open({str(trained)!r}, "w").close()
         """))
-    finding = make_finding("BN001", script, {"input": "script", "composition": "call", "training": "absent",
-                                             "callee": {"name": "base", "cls": "Functional", "architecture": None}})
+    finding = make_finding("BN001", script, subject=Subject("base", "Functional", composition="call", training="absent"))
     confirm_findings([finding], ConfirmOptions(exec_scripts=True))
     confirmation = finding.confirmation
     assert (confirmation.status, confirmation.mode) == ("confirmed", "latent"), confirmation.reason
@@ -340,7 +340,7 @@ def tiny_model(tmp_path, monkeypatch) -> Finding:
         archive.writestr("config.json", json.dumps({"class_name": "Functional", "config": {"name": "m", "layers": []}}))
         archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
     monkeypatch.setattr(confirm, "tensorflow_available", lambda: True)
-    return make_finding("BN001", path, {"input": "model"}, layer_path="backbone")
+    return make_finding("BN001", path, "model", layer_path="backbone")
 
 
 @pytest.mark.parametrize(("code", "reason"), [
@@ -376,8 +376,8 @@ def test_a_real_worker_past_its_timeout_or_memory_limit_is_unconfirmed(saved):
 # --- what is not run ----------------------------------------------------------------------
 
 def test_findings_without_a_dynamic_check_are_not_run(tmp_path):
-    compile_finding = make_finding("BN003", tmp_path / "train.py", {"input": "script"}, fact="fit")
-    custom_rule = make_finding("XY001", tmp_path / "train.py", {"input": "script"})
+    compile_finding = make_finding("BN003", tmp_path / "train.py")
+    custom_rule = make_finding("XY001", tmp_path / "train.py")
     confirm_findings([compile_finding, custom_rule], ConfirmOptions())
     assert compile_finding.confirmation.status == "not-run" and "compile()" in compile_finding.confirmation.reason
     assert custom_rule.confirmation.status == "not-run" and "XY001" in custom_rule.confirmation.reason
@@ -388,9 +388,9 @@ def test_what_cannot_be_rebuilt_or_run_is_unconfirmed_with_a_reason(tmp_path, mo
     monkeypatch.setattr(confirm, "tf_keras_available", lambda: False)
     monkeypatch.setattr(confirm, "run_worker", lambda *a: pytest.fail("no worker may start"))
     script = tmp_path / "train.py"
-    opaque = make_finding("BN001", script, {"input": "script", "callee": {"name": "encoder", "cls": "Encoder"}})
-    legacy = make_finding("BN001", script, {"input": "script"}, runtime=Runtime("legacy", "import keras 2.2"))
-    keras2 = make_finding("BN001", script, {"input": "script", "callee": {"architecture": "keras.applications.ResNet50"}},
+    opaque = make_finding("BN001", script, subject=Subject("encoder", "Encoder"))
+    legacy = make_finding("BN001", script, runtime=Runtime("legacy", "import keras 2.2"))
+    keras2 = make_finding("BN001", script, subject=Subject("base", "ResNet50", architecture="keras.applications.ResNet50"),
                           runtime=Runtime("keras2", "import tf_keras"))
     confirm_findings([opaque, legacy, keras2], ConfirmOptions())
     assert opaque.confirmation.reason == (
@@ -399,14 +399,14 @@ def test_what_cannot_be_rebuilt_or_run_is_unconfirmed_with_a_reason(tmp_path, mo
     assert "tf_keras is not installed" in keras2.confirmation.reason
     assert {f.confirmation.status for f in (opaque, legacy, keras2)} == {"unconfirmed"}
 
-    notebook = make_finding("BN001", tmp_path / "nb.ipynb", {"input": "notebook"})
+    notebook = make_finding("BN001", tmp_path / "nb.ipynb", "notebook")
     confirm_findings([notebook], ConfirmOptions(exec_scripts=True))
     assert notebook.confirmation.reason == "--exec runs .py scripts only"
 
 
 def test_without_tensorflow_every_checkable_finding_is_unconfirmed(tmp_path, monkeypatch):
     monkeypatch.setattr(confirm, "tensorflow_available", lambda: False)
-    finding = make_finding("BN002", tmp_path / "m.keras", {"input": "model"}, layer_path="base")
+    finding = make_finding("BN002", tmp_path / "m.keras", "model", layer_path="base")
     confirm_findings([finding], ConfirmOptions())
     assert (finding.confirmation.status, finding.confirmation.reason) == (
         "unconfirmed", "TensorFlow is not installed (pip install 'bnlint[tf]')")

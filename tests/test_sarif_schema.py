@@ -61,7 +61,7 @@ def test_driver_describes_every_rule(sample_report, rules):
             fix = render(rule.for_runtime(rule.fix, runtime), docs._DOC_RECORD).strip()
             assert fix in descriptor["help"]["text"]
         assert descriptor["helpUri"].endswith(f"/rules/{rule.id}.yaml")
-        level = {"error": "error", "warning": "warning", "info": "note"}[rule.severity]
+        level = {"error": "error", "warning": "warning", "info": "note"}[rule.default_severity]
         assert descriptor["defaultConfiguration"]["level"] == level
 
 

@@ -2,4 +2,14 @@
 
 `runner` plans and runs worker jobs (no TensorFlow on this side); `worker` and the modules it
 imports (`measure`, `reproduce`, `gap`, `loading`, `sample`, `exec_script`) run TensorFlow.
+
+`CHECKS` names the checks a rule's `confirm: {check: NAME}` may ask for; `measure.CHECKS` holds
+their implementations under the same names (a test keeps the two in step). `none` means the rule
+has nothing to run (its `reason` says why).
 """
+
+CHECKS: dict[str, str] = {
+    "frozen-batchnorm": "train-mode vs inference-mode outputs and BN moving statistics, as loaded and unfrozen",
+    "training-true-batchnorm": "inference-style calls (predict, direct calls) of a graph with training=True baked in",
+}
+NO_CHECK = "none"

@@ -45,7 +45,7 @@ def _noise_layers(model) -> list[tuple[object, str]]:
 
 
 def measure_gap(keras_module, job: dict) -> dict:
-    """L0..L3 on one batch (see DESIGN.md); every variable is restored afterwards."""
+    """L0..L3 on one batch (see the module docstring); every variable is restored afterwards."""
     import numpy as np
     import tensorflow as tf
 

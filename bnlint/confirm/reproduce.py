@@ -87,7 +87,7 @@ def reproduce(keras_module, target: dict) -> tuple[Subject, str]:
     # Seeded weight initialisation: the same finding reports the same numbers on every run.
     K.utils.set_random_seed(SEED)
     callee, shape, built = build_callee(K, target["architecture"], target.get("arguments") or {})
-    frozen = target["check"] == "frozen"
+    frozen = target["check"] == "frozen-batchnorm"
     callee.trainable = not frozen
     composition, training = target.get("composition") or "call", target.get("training") or "absent"
     kwargs = {"training": training == "true"} if training in ("true", "false") else {}

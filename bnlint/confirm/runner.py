@@ -27,10 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bnlint.confirm import NO_CHECK
 from bnlint.findings import Confirmation, Finding
 
-# Rules whose findings a run can confirm, and which check measures them (see checks.py).
-CHECK_OF_RULE = {"BN001": "frozen", "BN002": "frozen", "BN004": "frozen", "BN005": "training-true"}
 # Seconds for one worker (one model or script). On a 2-core CPU the whole check of a frozen
 # ResNet50 at 224x224 (TensorFlow import, load, four passes) takes ~7 s (bench/confirm_bench.py):
 # 120 s leaves room for slower machines and much larger models.
@@ -55,6 +54,7 @@ class ConfirmOptions:
     jobs: int = 1  # workers running at once
     allow_unsafe: bool = False  # import the modules that define a model's custom layers
     exec_scripts: bool = False  # run .py scripts up to their first fit()
+    rules_dirs: tuple[Path, ...] = ()  # user rule directories: their `confirm:` blocks count too
 
     def __post_init__(self) -> None:
         if self.timeout is None:  # "not configured" from a caller's settings
@@ -155,21 +155,6 @@ class _Job:
     findings: dict[str, list[Finding]] = field(default_factory=dict)  # by target id
 
 
-def _record(finding: Finding) -> dict:
-    return finding.context.get("record") or {}
-
-
-def _callee(finding: Finding) -> dict:
-    """The record of the model or layer the finding is about, whatever fact matched."""
-    fact, record = finding.context.get("fact"), _record(finding)
-    if fact == "trainable_change":
-        # The frozen base the unfreeze reaches (the target itself, or the base inside it).
-        return record.get("reached") or record.get("target") or {}
-    if fact == "model":
-        return record
-    return record.get("callee") or {}
-
-
 def _runtime_for_script(finding: Finding) -> str:
     if finding.runtime.target == "keras2":
         if not tf_keras_available():
@@ -192,14 +177,12 @@ class _Planner:
             self.jobs[key] = _Job({"task": "confirm", "sample": sample, "targets": [], **payload})
         return self.jobs[key]
 
-    def add(self, finding: Finding) -> None:
-        check = CHECK_OF_RULE[finding.rule]
+    def add(self, finding: Finding, check: str) -> None:
         if finding.runtime.target == "legacy":
             raise _Skip("the code targets legacy Keras (<= 2.3), whose BatchNormalization no installed runtime reproduces")
-        file = finding.context.get("file")
-        if not file:
+        if finding.source is None:
             raise _Skip("the finding does not say which file it came from")
-        kind = _record(finding).get("input") or ("model" if finding.layer_path is not None else "script")
+        file, kind = finding.source.file, finding.input
         if kind == "model":
             job, target = self._saved(file, finding, check)
         elif self.options.exec_scripts:
@@ -239,20 +222,18 @@ class _Planner:
         return job, {"id": f"{layer_path}|{check}", "layer_path": layer_path, "check": check}
 
     def _reproduced(self, file: str, finding: Finding, check: str) -> tuple[_Job, dict]:
-        callee = _callee(finding)
-        architecture = callee.get("architecture")
-        if not architecture:
-            what = f"`{callee.get('name', '?')}` ({callee.get('cls', '?')})"
+        callee = finding.subject
+        if callee is None or not callee.architecture:
+            what = f"`{callee.name}` ({callee.cls})" if callee else "the model"
             raise _Skip(f"{what} is not a known architecture bnlint can rebuild without running the script (--exec runs it)")
-        record = _record(finding)
-        if finding.context.get("fact") == "call":
-            composition, training = record.get("composition") or "call", record.get("training") or "absent"
+        if callee.composition is not None:
+            composition, training = callee.composition, callee.training or "absent"
         else:  # an unfreezing (BN004): rebuild the call as the script makes it
-            composition, training = "call", "false" if callee.get("called_with_training_false") else "absent"
+            composition, training = "call", "false" if callee.called_with_training_false else "absent"
         runtime = _runtime_for_script(finding)
         job = self._job(("reproduce", file, runtime), {"source": "reproduce", "path": file, "runtime": runtime})
         target = {
-            "architecture": architecture, "arguments": callee.get("arguments") or {},
+            "architecture": callee.architecture, "arguments": dict(callee.arguments),
             "composition": composition, "training": "absent" if training == "dynamic" else training, "check": check,
         }
         target["id"] = json.dumps(target, sort_keys=True, default=str)
@@ -263,34 +244,35 @@ class _Planner:
             raise _Skip("--exec runs .py scripts only")
         runtime = _runtime_for_script(finding)
         job = self._job(("exec", file), {"source": "exec", "path": file, "runtime": runtime})
-        callee = _callee(finding)
-        target = {"name": callee.get("name") or "", "cls": callee.get("cls") or "", "check": check}
+        callee = finding.subject
+        target = {"name": callee.name if callee else "", "cls": callee.cls if callee else "", "check": check}
         target["id"] = f"{target['name']}|{target['cls']}|{check}"
         return job, target
 
 
-def _skip_reason(finding: Finding) -> str | None:
-    if finding.rule == "BN003":
-        return "BN003 is about compile() and fit(), not about what the model computes: nothing to run"
-    if finding.rule not in CHECK_OF_RULE:
-        return f"no dynamic check is defined for {finding.rule}"
-    return None
+def _checks(rules_dirs: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
+    """Each rule's check (`confirm: {check: NAME}` in its YAML) and the reason when it has none."""
+    from bnlint.rules import load_rules
+
+    return {rule.id: (rule.check, rule.check_reason) for rule in load_rules(rules_dirs)}
 
 
 def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
     """Fill `finding.confirmation` for every finding, in place. Never raises for a model's problems."""
     planner = _Planner(options)
     available = tensorflow_available()
+    checks = _checks(options.rules_dirs)
     for finding in findings:
-        reason = _skip_reason(finding)
-        if reason:
+        check, why_not = checks.get(finding.rule, (NO_CHECK, ""))
+        if check == NO_CHECK:
+            reason = f"{finding.rule}: {why_not}: nothing to run" if why_not else f"no dynamic check is defined for {finding.rule}"
             finding.confirmation = Confirmation("not-run", reason=reason)
             continue
         if not available:
             finding.confirmation = Confirmation("unconfirmed", reason="TensorFlow is not installed (pip install 'bnlint[tf]')")
             continue
         try:
-            planner.add(finding)
+            planner.add(finding, check)
         except _Skip as exc:
             finding.confirmation = Confirmation("unconfirmed", reason=str(exc))
 

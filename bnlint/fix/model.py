@@ -120,11 +120,11 @@ def _set_training_false(node: object) -> bool:
     return False
 
 
-def _fix_bn001(fix: ModelFix, layers: dict[str, list[_Layer]], finding: Finding) -> bool:
-    record = finding.context.get("record", {})
+def _fix_training_false(fix: ModelFix, layers: dict[str, list[_Layer]], finding: Finding) -> bool:
+    subject = finding.subject
     if finding.runtime.target not in ("legacy", "keras2"):
         return False  # Keras 3's fit() overrides a stored training=False: only BN004's fix protects
-    if record.get("composition") != "call" or record.get("training") != "absent":
+    if subject is None or subject.composition != "call" or subject.training != "absent":
         return False
     layer = _layer_at(layers, finding.layer_path)
     nodes = layer.caller.get("inbound_nodes") if layer else None
@@ -133,13 +133,13 @@ def _fix_bn001(fix: ModelFix, layers: dict[str, list[_Layer]], finding: Finding)
     changed = sum(_set_training_false(node) for node in nodes)
     if changed:
         calls = "call" if changed == 1 else "calls"
-        fix.changes.append(f"BN001 {finding.layer_path}: training=False on {changed} {calls}")
+        fix.changes.append(f"{finding.rule} {finding.layer_path}: training=False on {changed} {calls}")
     return changed > 0
 
 
-def _fix_bn004(fix: ModelFix, layers: dict[str, list[_Layer]], finding: Finding) -> bool:
-    if finding.context.get("fact") != "model":
-        return False
+def _fix_freeze_batchnorm(fix: ModelFix, layers: dict[str, list[_Layer]], finding: Finding) -> bool:
+    if finding.subject is None or finding.subject.composition is not None:
+        return False  # BN004 on a saved model is about a partially frozen base, not a call
     base = _layer_at(layers, finding.layer_path)
     if base is None:
         return False
@@ -158,8 +158,12 @@ def _fix_bn004(fix: ModelFix, layers: dict[str, list[_Layer]], finding: Finding)
     if frozen:
         where = finding.layer_path or "(top model)"
         names = ", ".join(frozen)
-        fix.changes.append(f"BN004 {where}: trainable=False on {len(frozen)} BatchNormalization layer(s): {names}")
+        fix.changes.append(f"{finding.rule} {where}: trainable=False on {len(frozen)} BatchNormalization layer(s): {names}")
     return bool(frozen)
+
+
+# By the names rules use in `fix: {model: NAME}` (listed in bnlint.fix.MODEL_FIXERS).
+MODEL_FIXERS = {"training-false": _fix_training_false, "freeze-batchnorm": _fix_freeze_batchnorm}
 
 
 def plan_model_fix(config: dict, findings: list[Finding]) -> ModelFix:
@@ -167,7 +171,7 @@ def plan_model_fix(config: dict, findings: list[Finding]) -> ModelFix:
     fix = ModelFix(copy.deepcopy(config))
     layers = index_layers(fix.config)
     for finding in findings:
-        fixer = {"BN001": _fix_bn001, "BN004": _fix_bn004}.get(finding.rule)
+        fixer = MODEL_FIXERS.get(finding.fixer or "")
         if fixer and fixer(fix, layers, finding):
             fix.fixed.append(finding)
     return fix

@@ -173,12 +173,12 @@ def _after_last_argument(script: Script, call: ast.Call, last_end: int, close: i
 
 
 def fix_training_false(script: Script, finding: Finding) -> Edit | None:
-    record = finding.context.get("record", {})
+    subject = finding.subject
     if finding.runtime.target not in ("legacy", "keras2"):
         return None  # in Keras 3 fit() overrides it: the BN004 fix is what protects
-    if record.get("composition") != "call" or record.get("training") != "absent":
+    if subject is None or subject.composition != "call" or subject.training != "absent":
         return None
-    call = _pick_call(script, finding, record.get("callee", {}).get("name"))
+    call = _pick_call(script, finding, subject.name)
     if call is None:
         return None
     # `*args` or `**kwargs` may already carry `training`: adding it could raise a TypeError.
@@ -254,10 +254,9 @@ def _reindented(script: Script, compile_stmt: ast.stmt, call: ast.Call, indent: 
 
 
 def fix_recompile(script: Script, finding: Finding) -> Edit | None:
-    record = finding.context.get("record", {})
-    where = record.get("last_compile") or {}
+    where = next((r for r in finding.related if r.role == "compile"), None)
     fit = _pick_call(script, finding, None)
-    compiles = script.calls_at(where.get("line"), where.get("column"))
+    compiles = script.calls_at(where.line, where.column) if where else []
     if fit is None or len(compiles) != 1:
         return None
     compile_call = compiles[0]
@@ -380,11 +379,11 @@ def _unfreezing(script: Script, stmt: ast.stmt) -> tuple[ast.stmt, ast.AST] | No
     return (stmt, model if model is not None else owner)
 
 
-def _names_the_target(script: Script, model: ast.AST, stmt: ast.stmt, target: dict) -> bool:
+def _names_the_target(script: Script, model: ast.AST, stmt: ast.stmt, target: str | None) -> bool:
     """Whether the unfrozen expression is the flagged base itself, not a model that holds it
     (`model.layers` would not reach the BN layers inside `base`): the name the user gave the
     base, or a parameter of the helper function that unfreezes whatever it is given."""
-    if script.source(model) == target.get("name"):
+    if script.source(model) == target:
         return True
     scope = script.scope(stmt)
     helper = isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -398,18 +397,18 @@ def _unused_name(script: Script) -> str:
     return next(c for c in candidates if c not in names)
 
 
-def _flat_application(target: dict) -> bool:
+def _flat_application(architecture: str | None, opaque: bool) -> bool:
     """Whether `.layers` reaches every BN layer: true of keras.applications models, whose graphs
     are flat. A hand-built or opaque model may nest its BN layers where this loop cannot see them,
     and a fix that silences the finding without protecting anything is worse than none."""
-    return str(target.get("architecture") or "").startswith("keras.applications.") and not target.get("opaque")
+    return str(architecture or "").startswith("keras.applications.") and not opaque
 
 
 def fix_freeze_batchnorm(script: Script, finding: Finding) -> Edit | None:
-    record = finding.context.get("record", {})
-    if finding.runtime.target != "keras3" or record.get("value") is not True:
+    subject = finding.subject
+    if finding.runtime.target != "keras3" or subject is None or subject.unfrozen is None:
         return None  # tf.keras and legacy: the BN001 fix (training=False) is what protects
-    if not _flat_application(record.get("target", {})):
+    if not _flat_application(subject.unfrozen_architecture, subject.unfrozen_opaque):
         return None
     stmt = script.statement_at(finding.line, finding.column)
     found = _unfreezing(script, stmt) if stmt is not None else None
@@ -419,7 +418,7 @@ def fix_freeze_batchnorm(script: Script, finding: Finding) -> Edit | None:
     indent = script.indentation(after)
     if indent is None or not _is_simple(model) or not script.ends_its_line(after):
         return None
-    if not _names_the_target(script, model, after, record.get("target", {})):
+    if not _names_the_target(script, model, after, subject.unfrozen):
         return None
     bn_class = batchnorm_class(script.tree, after.lineno)
     if bn_class is None:
@@ -435,10 +434,11 @@ def fix_freeze_batchnorm(script: Script, finding: Finding) -> Edit | None:
     return Edit(at, at, lead + loop, rank=0)
 
 
-FIXERS: dict[str, Callable[[Script, Finding], Edit | None]] = {
-    "BN001": fix_training_false,
-    "BN003": fix_recompile,
-    "BN004": fix_freeze_batchnorm,
+# By the names rules use in `fix: {script: NAME}` (listed in bnlint.fix.SCRIPT_FIXERS).
+SCRIPT_FIXERS: dict[str, Callable[[Script, Finding], Edit | None]] = {
+    "training-false": fix_training_false,
+    "recompile": fix_recompile,
+    "freeze-batchnorm": fix_freeze_batchnorm,
 }
 
 
@@ -470,7 +470,7 @@ def fix_source(text: str, findings: list[Finding]) -> tuple[str, list[Finding]]:
     edits: list[Edit] = []
     fixed_findings: list[Finding] = []
     for finding in findings:
-        fixer = FIXERS.get(finding.rule)
+        fixer = SCRIPT_FIXERS.get(finding.fixer or "")
         edit = fixer(script, finding) if fixer and finding.cell is None else None
         if edit is None:
             continue

@@ -1,4 +1,4 @@
-"""The JSON format: exactly the contract in DESIGN.md, as `Report.to_json()` builds it."""
+"""The JSON format: `Report.to_json()` as it is, the contract documented in the README ("JSON output")."""
 
 from __future__ import annotations
 

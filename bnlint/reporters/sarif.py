@@ -9,7 +9,7 @@ from pathlib import PurePath
 from urllib.parse import quote
 
 from bnlint.docs import HOMEPAGE, RUNTIME_TITLES, fixes_by_runtime, rule_doc, rule_url
-from bnlint.findings import Finding, InputError, Report
+from bnlint.findings import Finding, InputError, Related, Report
 from bnlint.reporters.wording import message_lines
 from bnlint.rules import Rule
 
@@ -39,7 +39,7 @@ def _rule_descriptor(rule: Rule) -> dict:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.rationale},
         "help": {"text": _help_text(rule), "markdown": rule_doc(rule)},
-        "defaultConfiguration": {"level": _LEVELS[rule.severity], "enabled": rule.enabled_by_default},
+        "defaultConfiguration": {"level": _LEVELS[rule.default_severity], "enabled": rule.enabled_by_default},
         "properties": {"tags": ["keras", "batchnorm", *rule.inputs]},
     }
     url = rule_url(rule)
@@ -71,6 +71,17 @@ def _location(finding: Finding) -> dict:
     return location
 
 
+def _related_location(finding: Finding, related: Related, index: int) -> dict:
+    region = {"startLine": related.line or 1}
+    if related.column is not None and related.cell is None:
+        region["startColumn"] = related.column
+    location = {"id": index, "physicalLocation": {"artifactLocation": artifact_location(finding.path), "region": region},
+                "message": {"text": related.message}}
+    if related.cell is not None:
+        location["logicalLocations"] = [{"name": f"cell {related.cell}", "fullyQualifiedName": f"cell {related.cell}"}]
+    return location
+
+
 def _message(finding: Finding) -> str:
     return "\n".join(message_lines(finding, "Fix: ", "Dynamic check: "))
 
@@ -84,6 +95,7 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict:
         "locations": [_location(finding)],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint()},
         "properties": {
+            "verdict": finding.verdict,
             "fix": finding.fix,
             "confirmation": asdict(finding.confirmation),
             "runtime": {
@@ -93,6 +105,8 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict:
             },
         },
     }
+    if finding.related:
+        result["relatedLocations"] = [_related_location(finding, r, i) for i, r in enumerate(finding.related, start=1)]
     if result["ruleIndex"] is None:  # a finding of a rule the caller did not pass
         del result["ruleIndex"]
     return result

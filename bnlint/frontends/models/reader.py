@@ -11,6 +11,7 @@ from bnlint.frontends.models.lowering import lower_config
 from bnlint.frontends.models.tf_savedmodel import is_savedmodel_dir, read_savedmodel
 from bnlint.ir import Unit
 from bnlint.runtime import from_keras_version
+from bnlint.vocabulary import MODEL_SUFFIXES
 
 __all__ = ["analyze_file", "is_savedmodel_dir", "read_model_config"]
 
@@ -22,8 +23,8 @@ VERSION_SOURCES = {
     "h5": "HDF5 keras_version",
     "savedmodel": "keras_metadata.pb keras_version",
 }
+_MODEL_FORMATS = {suffix: kind for kind, suffixes in MODEL_SUFFIXES.items() for suffix in suffixes}
 READERS = {"keras": read_keras_archive, "h5": read_hdf5_model, "savedmodel": read_savedmodel}
-SUFFIX_FORMATS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
 
 
 def _sniff(path: Path) -> str | None:
@@ -49,7 +50,7 @@ def read_model_config(path: Path) -> tuple[dict, str | None, str]:
         # tf.keras before 2.12 wrote a SavedModel directory for model.save("model.keras") too.
         kind = "savedmodel"
     else:
-        kind = SUFFIX_FORMATS.get(path.suffix.lower()) or _sniff(path)
+        kind = _MODEL_FORMATS.get(path.suffix.lower()) or _sniff(path)
         if kind is None:
             raise FrontendError("not a saved Keras model (.keras, .h5, .hdf5 or a SavedModel directory)")
     try:
