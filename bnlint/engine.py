@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 from bnlint import records
 from bnlint.findings import Finding, Related, Subject
+from bnlint.fix import fixer_for
 from bnlint.ir import Unit
 from bnlint.match import MISSING, lookup
 from bnlint.rules import Rule, pick
@@ -62,18 +63,24 @@ def _anchor(unit: Unit, finding: Finding) -> str:
 
 def _subject(fact: str, record: dict) -> Subject:
     """The model a record is about, typed: what the confirmer and the fixers act on."""
-    if fact == "trainable_change":
-        model = record.get("reached") or record.get("target") or {}
-        target = record.get("target") or {}
-        extra = {"unfrozen": target.get("name"), "unfrozen_architecture": target.get("architecture"),
-                 "unfrozen_opaque": bool(target.get("opaque"))} if record.get("value") is True else {}
-        composition, training = None, None
-    elif fact == "call":
-        model, extra = record.get("callee") or {}, {}
+    extra: dict = {}
+    composition = training = None
+    if fact == "base":
+        model = record.get("callee") or {}
         composition, training = record.get("composition"), record.get("training")
+        unfrozen = (record.get("unfreeze") or {}).get("target") or {}
+        if record.get("site") == "unfreeze" and unfrozen:
+            extra = {"unfrozen": unfrozen.get("name"), "unfrozen_architecture": unfrozen.get("architecture"),
+                     "unfrozen_opaque": bool(unfrozen.get("opaque"))}
+    elif fact == "call":
+        model = record.get("callee") or {}
+        composition, training = record.get("composition"), record.get("training")
+    elif fact == "trainable_change":
+        model = record.get("target") or {}
+    elif fact == "fit":
+        model = (record.get("change") or {}).get("target") or record.get("model") or {}
     else:
-        model, extra = record if fact == "model" else (record.get("model") or {}), {}
-        composition, training = None, None
+        model = record
     return Subject(
         name=str(model.get("name") or ""), cls=str(model.get("cls") or ""), kind=model.get("kind") or "model",
         architecture=model.get("architecture"), arguments=dict(model.get("arguments") or {}),
@@ -82,24 +89,24 @@ def _subject(fact: str, record: dict) -> Subject:
     )
 
 
-def _related(fact: str, record: dict) -> tuple[Related, ...]:
-    compile_at = record.get("last_compile") if fact == "fit" else None
-    if not compile_at:
-        return ()
-    return (Related("compile", "the last compile() before it", compile_at.get("line"), compile_at.get("column"), compile_at.get("cell")),)
+def _related(record: dict) -> tuple[Related, ...]:
+    return tuple(
+        Related(r["role"], r["message"], r.get("line"), r.get("column"), r.get("cell"))
+        for r in record.get("related") or ()
+    )
 
 
 def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
     location = record["location"]
     runtime = unit.runtime.target
-    verdict = record.get("verdict") or _DEFAULT_VERDICT.get(rule.severity_for(None), "latent")
+    verdict = record.get("verdict") or rule.verdict or _DEFAULT_VERDICT.get(rule.severity_for(None), "latent")
     return Finding(
         rule=rule.id,
         name=rule.name,
         severity=rule.severity_for(verdict),  # type: ignore[arg-type]
         verdict=verdict,
-        message=render(pick(rule.message, runtime, verdict), record),
-        fix=render(pick(rule.fix, runtime, verdict), record),
+        message=render(pick(rule.message, runtime, verdict, unit.kind), record),
+        fix=render(pick(rule.fix, runtime, verdict, unit.kind), record),
         path=unit.path,
         runtime=unit.runtime,
         line=location["line"],
@@ -110,8 +117,8 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
         layer_path=location["layer_path"],
         input=unit.kind,
         subject=_subject(fact, record),
-        related=_related(fact, record),
-        fixer=rule.script_fixer if unit.kind == "script" else rule.model_fixer if unit.kind == "model" else None,
+        related=_related(record),
+        fixer=fixer_for(rule.script_fixer, rule.model_fixer, unit.kind, runtime),
     )
 
 

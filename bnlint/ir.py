@@ -33,6 +33,7 @@ class Location:
     end_column: int | None = None
     cell: int | None = None
     layer_path: str | None = None
+    path: str | None = None  # another file of the project (a helper defined there); None: this file
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Model:
     trainable_bn: bool = False  # saved models: a BN layer inside is trainable
     bn_kept_frozen: bool = False  # its BN layers are explicitly kept frozen (keras3's remedy)
     opaque: bool = False  # a subclassed model whose structure cannot be read
+    hub: bool = False  # a `hub.KerasLayer`: a tf_keras layer without `.layers`, frozen by default
     architecture: str | None = None  # canonical constructor, e.g. "keras.applications.ResNet50"
     arguments: dict = field(default_factory=dict)  # statically known literal constructor kwargs
     location: Location = field(default_factory=Location)
@@ -66,6 +68,11 @@ class Call:
     enclosing_training_false: bool = False  # an enclosing call passes training=False
     container: str | None = None  # Model.key of the Sequential/Model it is composed into
     order: int = 0  # position in (abstract) execution order
+    # Where it happens: in a graph (symbolic inputs, a Sequential, a layer's `call()`) or on
+    # concrete data; inside a custom training step; inside a subclassed model's `call()`.
+    in_graph: bool = False
+    in_step: bool = False
+    in_call_method: bool = False
 
 
 @dataclass
@@ -88,10 +95,16 @@ class Compile:
 
 
 @dataclass
-class Fit:
-    model: str | None
+class TrainingEvent:
+    """Something that trains models: `fit`/`fit_generator`/`train_on_batch` (kind "fit", which
+    needs a compiled model), a custom training step that applies gradients ("step"), or an
+    Estimator's `train()` ("estimator")."""
+
+    kind: Literal["fit", "step", "estimator"]
+    models: tuple[str, ...]  # Model keys it trains directly (their parts too); () when unknown
     location: Location
     order: int = 0
+    api: str = ""  # what the code calls: "fit", "train_on_batch", "apply_gradients", ...
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,7 @@ class Unit:
     calls: list[Call] = field(default_factory=list)
     trainable_changes: list[TrainableChange] = field(default_factory=list)
     compiles: list[Compile] = field(default_factory=list)
-    fits: list[Fit] = field(default_factory=list)
+    trainings: list[TrainingEvent] = field(default_factory=list)  # in program order
     # Source lines by cell (None for a plain script): suppression comments and stable
     # fingerprints are read from here. Empty for saved models.
     sources: dict[int | None, list[str]] = field(default_factory=dict)

@@ -1,9 +1,14 @@
 """Turn a Unit into the flat records that rule `match` clauses are written against.
 
-Each record is a dict; references between facts (a call's callee, a change's target)
-are resolved into nested records so a rule can say `callee.frozen: true`. Facts that
-depend on order (what happened after the last compile) are derived here once, for
-every frontend.
+Each record is a dict; references between facts (a call's callee, a change's target) are resolved
+into nested records so a rule can say `callee.frozen: true`. Record types (a rule's `fact`):
+
+- `base`: one finding-worthy problem of a frozen BN-holding model, with its `verdict` (active,
+  exposed, latent, note), the `site` where it is reported (`composition` or `unfreeze`) and its
+  `related` places. Scripts and notebooks are judged over their training timeline
+  (`bnlint.timeline`); saved models by what the file records and the runtime that wrote it.
+- `fit`: each fit-like training event, with the `trainable` change its compiled state ignores.
+- `call`, `model`, `trainable_change`: the plain facts, for rules that need nothing more.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import cached_property
 
-from bnlint.ir import Location, TrainableChange, Unit
+from bnlint import timeline
+from bnlint.ir import Call, Location, TrainableChange, TrainingEvent, Unit
+
+SEQUENTIAL = ("sequential", "add", "time_distributed")
 
 
 def _plain(fact) -> dict:
@@ -24,6 +32,16 @@ def _plain(fact) -> dict:
     return record
 
 
+def _place(location: Location) -> dict:
+    return {"line": location.line, "column": location.column, "cell": location.cell, "path": location.path}
+
+
+def _where(location: Location) -> str:
+    """`line 12` or `cell 3, line 4` (and the file, for a helper in another module)."""
+    where = f"cell {location.cell}, line {location.line}" if location.cell is not None else f"line {location.line}"
+    return f"{location.path}, {where}" if location.path else where
+
+
 class Records:
     """The records of one unit, built lazily and once per fact type."""
 
@@ -31,7 +49,7 @@ class Records:
         self.unit = unit
 
     @cached_property
-    def _calls_by_callee(self) -> dict[str, list]:
+    def _calls_by_callee(self) -> dict[str, list[Call]]:
         index = defaultdict(list)
         for call in self.unit.calls:
             index[call.callee].append(call)
@@ -58,6 +76,8 @@ class Records:
     def _base(self, location: Location) -> dict:
         return {"runtime": self.unit.runtime.target, "input": self.unit.kind, "location": dict(vars(location))}
 
+    # -- plain facts ----------------------------------------------------------------------------
+
     def call(self) -> list[dict]:
         return [
             self._base(call.location) | _plain(call) | {"callee": self.model(call.callee), "container": self.model(call.container)}
@@ -65,72 +85,161 @@ class Records:
         ]
 
     def model_facts(self) -> list[dict]:
-        # A model fact is its own subject: `target` and `reached` let a rule word its message
-        # the same way for a script's trainable change and a saved model's layer.
-        return [self._base(m.location) | record | {"target": record, "reached": record}
-                for m, record in ((m, self._models[m.key]) for m in self.unit.models.values())]
-
-    def _reached(self, change: TrainableChange) -> str | None:
-        """The frozen BN-containing model an unfreeze reaches: its target, or, when the target is
-        an outer model (`model.trainable = True`), the first frozen one composed inside it."""
-        target = self.unit.models.get(change.target)
-        if target is None or target.frozen or change.scope == "some_layers":
-            return change.target  # a slice of an outer model's layers may not include the base
-        pending, seen = [change.target], set()
-        while pending:
-            container = pending.pop(0)
-            for call in self.unit.calls:
-                if call.container == container and call.callee not in seen:
-                    seen.add(call.callee)
-                    inner = self.unit.models.get(call.callee)
-                    if inner is not None and inner.frozen and inner.contains_bn:
-                        return call.callee
-                    pending.append(call.callee)
-        return change.target
-
-    def _bn_frozen_later(self, change: TrainableChange, models: set[str]) -> bool:
-        return any(
-            other.target in models and other.scope == "batchnorm" and other.value is False and other.order > change.order
-            for other in self.unit.trainable_changes
-        )
+        return [self._base(m.location) | self._models[m.key] for m in self.unit.models.values()]
 
     def trainable_change(self) -> list[dict]:
-        records = []
-        for change in self.unit.trainable_changes:
-            reached = self._reached(change)
-            records.append(self._base(change.location) | _plain(change) | {
-                "target": self.model(change.target),
-                "reached": self.model(reached),
-                "protects_bn": change.keeps_bn_frozen or self._bn_frozen_later(change, {change.target, reached}),
-            })
-        return records
+        return [self._base(c.location) | _plain(c) | {"target": self.model(c.target)} for c in self.unit.trainable_changes]
+
+    # -- fit: stale compiled state (BN003) ------------------------------------------------------
 
     def fit(self) -> list[dict]:
-        """Each fit, with the trainable change (if any) made after the last compile of its model."""
+        """Each fit-like event, with the first `trainable` change its compiled state ignores:
+        keras2/legacy, any change since the model's last compile(); keras3, a change since the
+        model's first fit() after that compile (Keras 3 caches the train function there)."""
+        if self.unit.kind == "model":
+            return []
+        line = timeline.Timeline(self.unit)
+        keras3 = self.unit.runtime.target == "keras3"
         records = []
-        for fit in self.unit.fits:
-            compiles = [c for c in self.unit.compiles if c.order < fit.order and _same_model(c.model, fit.model)]
-            stale = last = None
-            if compiles:
-                last = max(compiles, key=lambda c: c.order)
-                changes = [t for t in self.unit.trainable_changes if last.order < t.order < fit.order]
+        for event in self.unit.trainings:
+            if event.kind != "fit":
+                continue
+            model = event.models[0] if event.models else None
+            compiled = line.last_compile(model, event.order)
+            stale = None
+            if compiled is not None:
+                since = compiled.order
+                if keras3:
+                    earlier = [e.order for e in self.unit.trainings
+                               if e.kind == "fit" and e.models == event.models and compiled.order < e.order < event.order]
+                    since = min(earlier) if earlier else event.order
+                reach = line.closure(model) if model is not None else None
+                changes = [c for c in self.unit.trainable_changes
+                           if since < c.order < event.order and (reach is None or c.target in reach)
+                           and not _compiled_for(line, c, event)]
                 stale = changes[0] if changes else None
-            records.append(self._base(fit.location) | _plain(fit) | {
-                "model": self.model(fit.model),
-                "compiled": bool(compiles),
+            related = []
+            if stale is not None:
+                related.append(_related("freeze", f"`{self.model(stale.target).get('name', '?')}.trainable` changed here", stale.location))
+            if compiled is not None:
+                related.append(_related("compile", "the last compile() before it", compiled.location))
+            records.append(self._base(event.location) | {
+                "api": event.api,
+                "model": self.model(model),
+                "compiled": compiled is not None,
                 "changed_since_compile": stale is not None,
-                # Where the last compile() is: the autofix copies it before a stale fit().
-                "last_compile": {} if last is None else dict(vars(last.location)),
                 "change": {} if stale is None else _plain(stale) | {"target": self.model(stale.target)},
+                "related": related,
             })
         return records
 
+    # -- base: one record per problem -----------------------------------------------------------
 
-def _same_model(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a == b
+    def base(self) -> list[dict]:
+        if self.unit.kind == "model":
+            return self._saved_bases()
+        return self._script_bases()
+
+    def _script_bases(self) -> list[dict]:
+        records: list[dict] = []
+        unfreezes_reported: set[tuple] = set()
+        keras3 = self.unit.runtime.target == "keras3"
+        for judgement in timeline.judge(self.unit):
+            if judgement.verdict is None:
+                continue
+            call = judgement.call
+            exposed = judgement.exposed_at
+            event = (exposed or judgement.first_event).event
+            unfreeze = exposed.state.unfreeze if exposed else None
+            if keras3 and judgement.verdict == "exposed" and unfreeze is not None:
+                # Keras 3: the problem is the unfreeze (whatever the call passes); report it once there.
+                key = (unfreeze.location, unfreeze.target)
+                if key in unfreezes_reported:
+                    continue
+                unfreezes_reported.add(key)
+                site, location = "unfreeze", unfreeze.location
+                related = [_composition(call, self.model(call.callee)), _event(event)]
+            else:
+                site, location = "composition", call.location
+                related = ([_unfreeze(unfreeze, self.model(unfreeze.target))] if unfreeze else []) + [_event(event)]
+            records.append(self._problem(call, judgement.verdict, site, location, related, event, unfreeze))
+        return records
+
+    def _problem(self, call: Call, verdict: str, site: str, location: Location, related: list[dict],
+                 event: TrainingEvent | None, unfreeze: TrainableChange | None) -> dict:
+        callee = self.model(call.callee)
+        return self._base(location) | {
+            "verdict": verdict,
+            "site": site,
+            "composition": call.composition,
+            "training": call.training,
+            "callee": callee,
+            "container": self.model(call.container),
+            "target": self.model(unfreeze.target) if unfreeze else callee,
+            # How a message names what is unfrozen: the base itself, or a model holding it.
+            "unfrozen": f"`{callee.get('name')}` ({callee.get('cls')})" if unfreeze is None or unfreeze.target == call.callee
+            else f"`{self.model(unfreeze.target).get('name')}`, and with it `{callee.get('name')}` ({callee.get('cls')}),",
+            "unfreeze": {} if unfreeze is None else {**_place(unfreeze.location), "where": _where(unfreeze.location),
+                                                     "target": self.model(unfreeze.target)},
+            "event": {} if event is None else {**_place(event.location), "where": _where(event.location), "api": event.api},
+            "related": related,
+        }
+
+    def _saved_bases(self) -> list[dict]:
+        """A saved model has no timeline: each frozen BN-holding model it composes is judged by the
+        runtime that wrote it: legacy active, keras2 latent (without training=False), keras3 a note
+        (whoever fine-tunes it must keep its BN layers frozen; training=False would not help)."""
+        runtime = self.unit.runtime.target
+        records = []
+        for call in self.unit.calls:
+            callee = self.model(call.callee)
+            if not (callee.get("frozen") and callee.get("contains_bn") and callee.get("kind") == "model"):
+                continue
+            container = self.model(call.container)
+            if container.get("frozen") and container.get("composed"):
+                continue  # inside a frozen model that is itself composed: one finding on the outer one
+            if runtime in ("keras2", "keras3") and callee.get("bn_kept_frozen"):
+                continue  # BN layers frozen by their own flag stay in inference mode
+            guarded = call.training == "false" or call.enclosing_training_false
+            verdict = "note" if runtime == "keras3" else None if guarded else "active" if runtime == "legacy" else "latent"
+            if verdict is not None:
+                records.append(self._problem(call, verdict, "composition", call.location, [], None, None))
+        return records
 
 
-FACTS = {"call": Records.call, "model": Records.model_facts, "trainable_change": Records.trainable_change, "fit": Records.fit}
+def _compiled_for(line: timeline.Timeline, change: TrainableChange, event: TrainingEvent) -> bool:
+    """A change that another model's compile() picks up before this event was made for that model:
+    the GAN idiom (`discriminator.trainable = False; combined.compile(...)`), where each compiled
+    model keeps its own trainable set on purpose."""
+    return any(change.order < c.order < event.order and c.model is not None and change.target in line.closure(c.model)
+               for c in line.unit.compiles)
+
+
+def _related(role: str, message: str, location: Location) -> dict:
+    return {"role": role, "message": message, **_place(location)}
+
+
+def _composition(call: Call, callee: dict) -> dict:
+    how = {"call": "called here", "output": "its graph reused here (.output)"}.get(call.composition, "composed into a Sequential here")
+    return _related("composition", f"`{callee.get('name', '?')}` {how}", call.location)
+
+
+def _unfreeze(change: TrainableChange, target: dict) -> dict:
+    return _related("unfreeze", f"`{target.get('name', '?')}` unfrozen here", change.location)
+
+
+def _event(event: TrainingEvent) -> dict:
+    what = {"step": "a custom training step applies gradients here", "estimator": "trained here (Estimator)"}
+    return _related("training", what.get(event.kind, f"trained here ({event.api})"), event.location)
+
+
+FACTS = {
+    "base": Records.base,
+    "call": Records.call,
+    "model": Records.model_facts,
+    "trainable_change": Records.trainable_change,
+    "fit": Records.fit,
+}
 
 
 def records(unit: Unit, fact: str, cache: Records | None = None) -> list[dict]:

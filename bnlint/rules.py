@@ -2,8 +2,8 @@
 
 The format is documented by `rules/schema.json`. Texts (`message`, `fix.title`, `use_instead`)
 are one string, or a mapping whose keys are a runtime (`keras3`), a verdict (`exposed`), both
-(`keras2/exposed`) or `default`; the most specific key that applies wins. `severity` is one
-severity or a mapping by verdict.
+(`keras2/exposed`) or `default`, each optionally prefixed with `model:` for findings in saved
+models; the most specific key that applies wins. `severity` is one severity or a mapping by verdict.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from bnlint.vocabulary import INPUT_KINDS, RUNTIMES, SEVERITIES, VERDICTS
 RULE_ID = re.compile(r"^[A-Z]+[0-9]{3}$")
 FACTS = ("call", "model", "trainable_change", "fit", "base", "suppression")
 STATUSES = ("stable", "preview", "deprecated")
-_TEXT_KEYS = frozenset({"default", *RUNTIMES, *VERDICTS, *(f"{r}/{v}" for r in RUNTIMES for v in VERDICTS)})
+_BASE_KEYS = frozenset({"default", *RUNTIMES, *VERDICTS, *(f"{r}/{v}" for r in RUNTIMES for v in VERDICTS)})
+_TEXT_KEYS = _BASE_KEYS | {f"model:{k}" for k in _BASE_KEYS} | {"model"}
 _REQUIRED = ("id", "name", "severity", "inputs", "summary", "message", "fix", "rationale", "match")
 
 
@@ -39,9 +40,14 @@ def builtin_rules_dir() -> Path:
 Texts = dict[str, str]  # by `default`, runtime, verdict or `runtime/verdict`
 
 
-def pick(table: Texts, runtime: str, verdict: str | None = None) -> str:
-    """The most specific text of `table` for a runtime and verdict ('' when none applies)."""
-    for key in (f"{runtime}/{verdict}", runtime, verdict, "default"):
+def pick(table: Texts, runtime: str, verdict: str | None = None, input_kind: str | None = None) -> str:
+    """The most specific text of `table` for a runtime, verdict and input ('' when none applies)."""
+    keys = (f"{runtime}/{verdict}", runtime, verdict)
+    if input_kind == "model":
+        for key in (*(f"model:{k}" for k in keys), "model", "model:default"):
+            if key in table:
+                return table[key]
+    for key in (*keys, "default"):
         if key in table:
             return table[key]
     return ""
@@ -65,12 +71,13 @@ class Rule:
     references: tuple[str, ...] = ()
     check: str = NO_CHECK  # the dynamic check that confirms a finding (bnlint.confirm.CHECKS)
     check_reason: str = ""  # why there is none
+    verdict: str | None = None  # for records that carry none (plain facts): what their findings say
     script_fixer: str | None = None  # bnlint.fix.SCRIPT_FIXERS
     model_fixer: str | None = None  # bnlint.fix.MODEL_FIXERS
     examples: dict = field(default_factory=dict)
 
-    def for_runtime(self, table: Texts, runtime: str, verdict: str | None = None) -> str:
-        return pick(table, runtime, verdict)
+    def for_runtime(self, table: Texts, runtime: str, verdict: str | None = None, input_kind: str | None = None) -> str:
+        return pick(table, runtime, verdict, input_kind)
 
     def severity_for(self, verdict: str | None) -> str:
         return self.severity.get(verdict or "", self.severity["default"])
@@ -96,7 +103,7 @@ def _texts(value, field_name: str, path: Path) -> Texts:
     if isinstance(value, dict) and value and all(isinstance(k, str) for k in value) and set(value) <= _TEXT_KEYS:
         if not all(isinstance(v, str) for v in value.values()):
             raise RuleError(f"{path}: `{field_name}` texts must be strings")
-        if "default" not in value and not set(RUNTIMES) <= {k.partition("/")[0] for k in value}:
+        if "default" not in value and not set(RUNTIMES) <= {k.removeprefix("model:").partition("/")[0] for k in value}:
             raise RuleError(f"{path}: `{field_name}` needs a `default` or an entry for every runtime")
         return dict(value)
     keys = ", ".join(sorted(("default", *RUNTIMES, *VERDICTS)))
@@ -183,6 +190,9 @@ def parse_rule(data: object, path: Path) -> Rule:
     if not isinstance(examples, dict) or not all(isinstance(examples.get(k, []), list) for k in ("valid", "invalid")):
         raise RuleError(f"{path}: `examples` maps valid and invalid to lists of examples")
     title, script_fixer, model_fixer = _fix(data["fix"], path)
+    verdict = data.get("verdict")
+    if verdict is not None and verdict not in VERDICTS:
+        raise RuleError(f"{path}: verdict must be one of {', '.join(VERDICTS)}")
     check, check_reason = _confirm(data.get("confirm"), path)
     return Rule(
         id=data["id"],
@@ -201,6 +211,7 @@ def parse_rule(data: object, path: Path) -> Rule:
         references=_strings(data.get("references", []), "references", path),
         check=check,
         check_reason=check_reason,
+        verdict=verdict,
         script_fixer=script_fixer,
         model_fixer=model_fixer,
         examples=examples,

@@ -310,7 +310,8 @@ def _tf_module(path: Path) -> None:
 
 
 def _finetune_ok(path: Path) -> None:
-    _k3_training_false(path)
+    # Keras 3: only BatchNormalization layers frozen by their own flag keep their statistics.
+    _k3_bn_kept_frozen(path)
 
 
 # name -> (folder, file name, builder)

@@ -89,7 +89,9 @@ def test_a_baseline_matches_wherever_bnlint_runs_from_inside_the_repository(tmp_
     (tmp_path / ".git").mkdir()
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "train.py").write_text(
-        "import keras\nbase = keras.applications.ResNet50(weights=None)\nbase.trainable = False\nx = base(keras.Input((32, 32, 3)))\n"
+        "import tf_keras as keras\nbase = keras.applications.ResNet50(weights=None)\nbase.trainable = False\n"
+        "inputs = keras.Input((32, 32, 3))\nmodel = keras.Model(inputs, base(inputs))\n"
+        "model.compile(optimizer='adam', loss='mse')\nmodel.fit(x, y)\n"
     )
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
@@ -100,7 +102,8 @@ def test_a_baseline_matches_wherever_bnlint_runs_from_inside_the_repository(tmp_
     assert runner.invoke(cli, ["check", "train.py", "--baseline", "../baseline.json", *args]).exit_code == 0
     # A new finding in the same file is still reported.
     with open("train.py", "a") as script:
-        script.write("y = base(keras.Input((64, 64, 3)))\n")
+        script.write("stacked = keras.Sequential([base])\nstacked.compile(optimizer='adam', loss='mse')\nstacked.fit(x, y)\n")
     result = runner.invoke(cli, ["check", "train.py", "--baseline", "../baseline.json", *args])
     assert result.exit_code == 1
-    assert "train.py:5:5: BN001" in result.output
+    assert "train.py:8:11: BN002" in result.output
+    assert "BN001" not in result.output

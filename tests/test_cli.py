@@ -14,12 +14,20 @@ from bnlint.cli import cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
+# Fine-tuning without keeping the BN layers frozen: BN004 at the unfreeze (line 9) on Keras 3,
+# BN001 at the call (line 5) on tf.keras.
 BUGGY = """\
 import keras
 base = keras.applications.ResNet50(weights=None, include_top=False)
 base.trainable = False
 inputs = keras.Input((64, 64, 3))
 x = base(inputs)
+model = keras.Model(inputs, x)
+model.compile(optimizer="adam", loss="mse")
+model.fit(images, labels)
+base.trainable = True
+model.compile(optimizer="adam", loss="mse")
+model.fit(images, labels)
 """
 
 CLEAN = """\
@@ -28,6 +36,9 @@ base = keras.applications.ResNet50(weights=None, include_top=False)
 base.trainable = False
 inputs = keras.Input((64, 64, 3))
 x = base(inputs, training=False)
+model = keras.Model(inputs, x)
+model.compile(optimizer="adam", loss="mse")
+model.fit(images, labels)
 """
 
 
@@ -51,7 +62,7 @@ def project(tmp_path, monkeypatch):
 def test_findings_exit_1_with_ruff_style_lines(project):
     result = run("check", "buggy.py", "--no-confirm", "--no-cache")
     assert result.exit_code == 1
-    assert result.output.startswith("buggy.py:5:5: BN001 ")
+    assert result.output.startswith("buggy.py:9:1: BN004 ")
     assert "Found 1 finding" in result.output
 
 
@@ -65,17 +76,22 @@ def test_default_path_is_the_current_directory(project):
     result = run("check", "--no-confirm", "--no-cache", "--format", "json")
     assert result.exit_code == 1
     report = json.loads(result.output)
-    assert [(f["path"], f["rule"], f["line"]) for f in report["findings"]] == [("buggy.py", "BN001", 5)]
+    assert [(f["path"], f["rule"], f["line"]) for f in report["findings"]] == [("buggy.py", "BN004", 9)]
 
 
 def test_json_contract_fields(project):
     report = json.loads(run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json").output)
-    assert report["version"] == "0.1.0"
+    from bnlint import __version__
+
+    assert report["version"] == __version__
     assert report["errors"] == []
     finding = report["findings"][0]
-    assert {"rule", "name", "severity", "message", "path", "line", "column", "cell", "layer_path", "confirmation", "runtime"} <= set(finding)
-    assert finding["name"] == "frozen-batchnorm-called-without-training-false"
-    assert (finding["line"], finding["column"], finding["cell"], finding["layer_path"]) == (5, 5, None, None)
+    assert {"rule", "name", "severity", "verdict", "message", "path", "line", "column", "cell", "layer_path",
+            "related", "confirmation", "runtime"} <= set(finding)
+    assert (finding["name"], finding["severity"], finding["verdict"]) == ("batchnorm-exposed-by-unfreezing", "error", "exposed")
+    assert (finding["line"], finding["column"], finding["cell"], finding["layer_path"]) == (9, 1, None, None)
+    assert [(r["line"], r["column"], r["cell"]) for r in finding["related"]] == [(5, 5, None), (11, 1, None)]
+    assert "called here" in finding["related"][0]["message"] and "fit" in finding["related"][1]["message"]
     assert finding["confirmation"]["status"] == "not-run"
     assert finding["runtime"]["target"] == "keras3"
 
@@ -84,21 +100,22 @@ def test_runtime_follows_pins_and_configuration(project):
     (project / "requirements.txt").write_text("tensorflow==2.15.0\n")
     finding = json.loads(run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json").output)["findings"][0]
     assert finding["runtime"] == {"target": "keras2", "source": "requirements.txt: tensorflow==2.15.0"}
+    assert (finding["rule"], finding["line"], finding["verdict"]) == ("BN001", 5, "exposed")
     assert "Call it as `base(inputs, training=False)`" in finding["fix"]
     (project / ".bnlint.yaml").write_text("target-runtime: keras3\n")
     finding = json.loads(run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json").output)["findings"][0]
     assert finding["runtime"]["target"] == "keras3"
-    assert "keep" in finding["fix"].lower() and "frozen" in finding["fix"]
+    assert finding["rule"] == "BN004" and "`trainable = False` on every BatchNormalization layer" in finding["fix"]
 
 
 def test_output_file(project):
     result = run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json", "--output", "report.json")
     assert result.exit_code == 1
-    assert json.loads((project / "report.json").read_text())["findings"][0]["rule"] == "BN001"
+    assert json.loads((project / "report.json").read_text())["findings"][0]["rule"] == "BN004"
 
 
 def test_select_ignore_and_exit_zero(project):
-    assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--ignore", "BN001").exit_code == 0
+    assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--ignore", "BN004").exit_code == 0
     assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--select", "BN002,BN003").exit_code == 0
     assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--exit-zero").exit_code == 0
     assert run("check", "buggy.py", "--no-confirm", "--no-cache", "--fail-on", "error").exit_code == 1
@@ -111,15 +128,15 @@ def test_unknown_selector_is_a_usage_error(project):
 
 
 def test_inline_suppressions(project):
-    (project / "noqa.py").write_text(BUGGY.replace("x = base(inputs)", "x = base(inputs)  # noqa: BN001"))
-    (project / "ignore.py").write_text(BUGGY.replace("x = base(inputs)", "x = base(inputs)  # bnlint: ignore[BN001]"))
-    (project / "other.py").write_text(BUGGY.replace("x = base(inputs)", "x = base(inputs)  # noqa: BN002"))
+    (project / "noqa.py").write_text(BUGGY.replace("base.trainable = True", "base.trainable = True  # noqa: BN004"))
+    (project / "ignore.py").write_text(BUGGY.replace("base.trainable = True", "base.trainable = True  # bnlint: ignore[BN004]"))
+    (project / "other.py").write_text(BUGGY.replace("base.trainable = True", "base.trainable = True  # noqa: BN002"))
     assert run("check", "noqa.py", "ignore.py", "--no-confirm", "--no-cache").exit_code == 0
     assert run("check", "other.py", "--no-confirm", "--no-cache").exit_code == 1
 
 
 def test_per_file_ignores_from_pyproject(project):
-    (project / "pyproject.toml").write_text('[tool.bnlint]\nper-file-ignores = {"buggy.py" = ["BN001"]}\n')
+    (project / "pyproject.toml").write_text('[tool.bnlint]\nper-file-ignores = {"buggy.py" = ["BN004"]}\n')
     assert run("check", "buggy.py", "--no-confirm", "--no-cache").exit_code == 0
 
 
@@ -132,7 +149,7 @@ def test_bad_inputs_get_one_line_each_and_exit_2_while_the_rest_is_scanned(proje
     stderr_lines = [line for line in result.stderr.splitlines() if line]
     assert [line.split(":")[0] for line in stderr_lines] == ["missing.py", "broken.py", "model.keras", "notebook.ipynb"]
     assert "Traceback" not in result.output
-    assert "buggy.py:5:5: BN001" in result.stdout  # the good inputs were still analysed
+    assert "buggy.py:9:1: BN004" in result.stdout  # the good inputs were still analysed
 
 
 def test_rules_and_rule_commands():
@@ -163,8 +180,8 @@ def test_examples_directory_has_findings_of_every_kind():
     report = json.loads(run("check", str(EXAMPLES), "--no-confirm", "--no-cache", "--format", "json").output)
     assert report["errors"] == []
     found = {(Path(f["path"]).name, f["rule"]) for f in report["findings"]}
-    assert {("finetune_buggy.py", "BN001"), ("finetune_buggy.py", "BN003"), ("finetune_buggy.py", "BN004"),
-            ("finetune_notebook.ipynb", "BN002")} <= found
+    assert {("finetune_buggy.py", "BN003"), ("finetune_buggy.py", "BN004"), ("finetune_tf_keras.py", "BN001"),
+            ("finetune_notebook.ipynb", "BN004"), ("finetune_frozen.keras", "BN001"), ("tf_keras_frozen.h5", "BN001")} == found
     assert not any(name == "finetune_correct.py" for name, _ in found)
 
 
@@ -183,7 +200,7 @@ def test_python_dash_m(project):
     result = subprocess.run([sys.executable, "-m", "bnlint", "check", "buggy.py", "--no-confirm", "--no-cache"],
                             cwd=project, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "BN001" in result.stdout
+    assert "BN004" in result.stdout
 
 
 def test_confirm_without_tensorflow_is_a_clear_usage_error_and_the_default_skips_it(project, monkeypatch):

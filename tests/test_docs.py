@@ -41,7 +41,7 @@ def test_fix_and_use_instead_are_given_per_runtime(rules):
     fix = bn001.split("## Fix\n\n", 1)[1].split("\n\n## ", 1)[0]
     # legacy and keras2 share one fix; keras3's differs and must never be "pass training=False".
     assert fix.splitlines()[0].startswith("- **legacy (Keras <= 2.3, TF 1.x, v1 BN classes), keras2 (")
-    assert fix.splitlines()[1].startswith("- **keras3 (Keras 3)**: Keep the BatchNormalization layers")
+    assert fix.splitlines()[1].startswith("- **keras3 (Keras 3)**: When you unfreeze `base`, set `trainable = False` again")
     assert "### keras3 (Keras 3)" in bn001
     assert "```python\nbase = keras.applications.ResNet50" in bn001
 
@@ -67,7 +67,8 @@ def test_rules_table_escapes_pipes_and_lists_inputs(rules):
     lines = table.splitlines()
     assert lines[0] == "| id | name | severity | inputs | summary |"
     assert lines[2] == "| XX001 | demo | info | scripts | Has a \\| pipe. |"
-    assert lines[3].startswith("| BN001 | frozen-batchnorm-called-without-training-false | error | scripts, notebooks, saved models | ")
+    assert lines[3].startswith("| BN001 | frozen-batchnorm-called-without-training-false | error (active, exposed), "
+                               "warning (latent), info (note) | scripts, notebooks, saved models | ")
     assert len(lines) == 2 + 1 + len(rules)
 
 

@@ -56,8 +56,8 @@ class TestCellsAndLines:
         (call,) = unit.calls
         assert (call.training, call.location) == ("absent", Location(line=2, column=5, end_line=2, end_column=17, cell=5))
         assert [(c.location.cell, c.location.line) for c in unit.compiles] == [(5, 5)]
-        assert [(f.location.cell, f.location.line) for f in unit.fits] == [(6, 1)]
-        assert unit.compiles[0].order < unit.fits[0].order
+        assert [(f.location.cell, f.location.line) for f in unit.trainings] == [(6, 1)]
+        assert unit.compiles[0].order < unit.trainings[0].order
 
     def test_sources_hold_every_code_cell_by_its_index_among_all_cells(self):
         unit = analyze_notebook_text(TUTORIAL, "tutorial.ipynb")

@@ -20,7 +20,7 @@ PRE_COMMIT = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) o
 SHIPPED = ("pyproject.toml", "README.md", "LICENSE", ".pre-commit-hooks.yaml", "bnlint", "rules")
 
 BUGGY = """\
-import keras
+import tf_keras as keras
 
 base = keras.applications.ResNet50(weights=None, include_top=False, input_shape=(64, 64, 3))
 base.trainable = False
@@ -28,6 +28,8 @@ inputs = keras.Input((64, 64, 3))
 x = base(inputs)
 outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
 model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="mse")
+model.fit(images, labels)
 """
 CLEAN = BUGGY.replace("x = base(inputs)", "x = base(inputs, training=False)")
 # A model that was never fetched from Git LFS: a text file with a model's name. It is not a

@@ -102,7 +102,7 @@ class TestTransferLearningTutorial:
         assert changes(unit, "base_model") == [(False, "model", 8, False), (True, "model", 23, False), (False, "some_layers", 26, False)]
         events = sorted(
             [("compile", c.location.line, c.order) for c in unit.compiles]
-            + [("fit", f.location.line, f.order) for f in unit.fits]
+            + [("fit", f.location.line, f.order) for f in unit.trainings]
             + [("change", t.location.line, t.order) for t in unit.trainable_changes],
             key=lambda e: e[2],
         )
@@ -110,7 +110,7 @@ class TestTransferLearningTutorial:
             ("change", 8), ("compile", 20), ("fit", 21), ("change", 23), ("change", 26), ("compile", 27), ("fit", 28)
         ]
         key = model(unit, "model").key
-        assert all(c.model == key for c in unit.compiles) and all(f.model == key for f in unit.fits)
+        assert all(c.model == key for c in unit.compiles) and all(f.models == (key,) for f in unit.trainings)
 
     def test_runtime_is_the_default_without_evidence(self):
         assert lower(TUTORIAL).runtime == DEFAULT
@@ -335,7 +335,7 @@ class TestSubclassedModels:
         net = model(unit, "net")
         assert all(c.container == net.key for c in calls(unit, "self.backbone"))
         assert (net.cls, net.contains_bn) == ("Classifier", True)
-        assert [c.model for c in unit.compiles] == [net.key] and [f.model for f in unit.fits] == [net.key]
+        assert [c.model for c in unit.compiles] == [net.key] and [f.models for f in unit.trainings] == [(net.key,)]
 
     def test_a_freeze_in_a_method_nobody_calls_still_freezes(self):
         unit = lower("""
@@ -726,7 +726,7 @@ class TestNegatives:
             net(x)
             pattern = __import__("re").compile("x")
         """)
-        assert unit.models == {} and unit.calls == [] and unit.fits == [] and unit.trainable_changes == []
+        assert unit.models == {} and unit.calls == [] and unit.trainings == [] and unit.trainable_changes == []
 
     def test_compile_and_fit_on_an_unknown_keras_model_have_no_model(self):
         unit = lower("""
@@ -735,7 +735,7 @@ class TestNegatives:
             model.compile("adam")
             model.fit_generator(gen)
         """)
-        assert [c.model for c in unit.compiles] == [None] and [f.model for f in unit.fits] == [None]
+        assert [c.model for c in unit.compiles] == [None] and [f.models for f in unit.trainings] == [()]
 
     def test_a_file_without_keras_imports_exits_early_with_sources_and_runtime(self):
         unit = analyze_source("import numpy as np\nbase.trainable = False\n", "util.py")
@@ -841,7 +841,7 @@ class TestRealWorldScripts:
         base = model(unit, "base")
         assert base.frozen and only_call(unit, "base").training == "absent"
         functional = model(unit, "model")
-        assert [f.model for f in unit.fits] == [functional.key, functional.key]
+        assert [f.models for f in unit.trainings] == [(functional.key,), (functional.key,)]
         assert changes(unit, "base") == [(False, "model", 7, False), (True, "model", 20, False)]
 
 

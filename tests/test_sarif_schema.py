@@ -11,7 +11,7 @@ import pytest
 from bnlint import docs
 from bnlint.engine import render, run_rules
 from bnlint.findings import Report
-from bnlint.ir import Call, Location, Model, Runtime, Unit
+from bnlint.ir import Call, Compile, Location, Model, Runtime, TrainableChange, TrainingEvent, Unit
 from bnlint.reporters import FORMATS
 from bnlint.reporters.sarif import FINGERPRINT_KEY, artifact_location
 
@@ -123,15 +123,21 @@ def _unit(source: str) -> Unit:
     """What the script frontend would produce for SCRIPT (built by hand: the test is about the engine)."""
     lines = source.splitlines()
     calls = [
-        Call(callee="base", training="absent", composition="call",
+        Call(callee="base", training="absent", composition="call", container="model", in_graph=True,
              location=Location(line=number, column=5, end_line=number, end_column=17), order=number)
         for number, line in enumerate(lines, start=1)
         if "= base(inputs)" in line
     ]
     base = Model(key="base", name="base", cls="ResNet50", contains_bn=True, frozen=True,
                  architecture="keras.applications.ResNet50")
-    return Unit(path="train.py", kind="script", runtime=Runtime("keras3", "import keras (line 1)"),
-                models={"base": base}, calls=calls, sources={None: lines})
+    model = Model(key="model", name="model", cls="Functional")
+    end = len(lines) + 1
+    # Frozen before the calls, then trained: each call is a latent BN001 on tf.keras.
+    return Unit(path="train.py", kind="script", runtime=Runtime("keras2", "import tf_keras (line 1)"),
+                models={"base": base, "model": model}, calls=calls, sources={None: lines},
+                trainable_changes=[TrainableChange("base", False, "model", Location(line=1, column=1), order=0)],
+                compiles=[Compile("model", Location(line=end, column=1), order=end)],
+                trainings=[TrainingEvent("fit", ("model",), Location(line=end + 1, column=1), order=end + 1, api="fit")])
 
 
 def _fingerprints(source: str, rules) -> list[tuple[str, int, str]]:

@@ -12,19 +12,27 @@ from bnlint import scan as scan_module
 from bnlint.config import Settings
 from bnlint.scan import scan
 
+# Keras 3 by default: fine-tuning without keeping the BN layers frozen (BN004); CLEAN never unfreezes.
 BUGGY = """\
 import keras
 base = keras.applications.ResNet50(weights=None, include_top=False)
 base.trainable = False
-x = base(keras.Input((64, 64, 3)))
+inputs = keras.Input((64, 64, 3))
+model = keras.Model(inputs, base(inputs))
+model.compile(optimizer="adam", loss="mse")
+model.fit(images, labels)
+base.trainable = True
+model.compile(optimizer="adam", loss="mse")
+model.fit(images, labels)
 """
+CLEAN = BUGGY.split("base.trainable = True")[0]
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     (tmp_path / ".git").mkdir()
     for i in range(6):
-        (tmp_path / f"train_{i}.py").write_text(BUGGY if i % 2 else BUGGY.replace("(keras.Input((64, 64, 3)))", "(keras.Input((64, 64, 3)), training=False)"))
+        (tmp_path / f"train_{i}.py").write_text(BUGGY if i % 2 else CLEAN)
     monkeypatch.chdir(tmp_path)
     scan_module.from_pins.cache_clear()
     return tmp_path

@@ -81,7 +81,7 @@ def fold(op: ast.operator, left: Value, right: Value) -> Value:
     so that `"x" * 10**9` in the analysed code costs us nothing."""
     if isinstance(left, Tensor) or isinstance(right, Tensor):
         history = (left.history if isinstance(left, Tensor) else frozenset()) | (right.history if isinstance(right, Tensor) else frozenset())
-        return Tensor(history)
+        return Tensor(history, any(isinstance(v, Tensor) and v.symbolic for v in (left, right)))
     if isinstance(op, ast.Add) and isinstance(left, Seq) and isinstance(right, Seq):
         return Seq(left.items + right.items) if len(left.items) + len(right.items) <= MAX_FOLDED else UNKNOWN
     if isinstance(left, Const) and isinstance(right, Const) and type(op) in _FOLD:
@@ -282,7 +282,7 @@ class Expressions:
                     result = value
             return result
         tensors = [v for v in values if isinstance(v, Tensor)]
-        return Tensor(frozenset().union(*(t.history for t in tensors))) if tensors else UNKNOWN
+        return Tensor(frozenset().union(*(t.history for t in tensors)), any(t.symbolic for t in tensors)) if tensors else UNKNOWN
 
     def _e_compare(self, node: ast.Compare) -> Value:
         left = self.ev(node.left)
@@ -326,5 +326,5 @@ def merge_returns(values: list[Value]) -> Value:
     if all(v is first or (isinstance(v, ModelRef) and isinstance(first, ModelRef) and v.key == first.key) for v in meaningful):
         return first
     if all(isinstance(v, Tensor) for v in meaningful):
-        return Tensor(frozenset().union(*(v.history for v in meaningful)))  # type: ignore[union-attr]
+        return Tensor(frozenset().union(*(v.history for v in meaningful)), any(v.symbolic for v in meaningful))  # type: ignore[union-attr]
     return UNKNOWN

@@ -49,30 +49,6 @@ _ALIASES = {
     "tensorflow_hub.keras_layer.KerasLayer": "tensorflow_hub.KerasLayer",
 }
 
-# Raw paths that only exist in a legacy runtime (standalone Keras <= 2.3, TF 1.x, v1 BN classes).
-_LEGACY_EXACT = frozenset({
-    "tensorflow.compat.v1.layers.BatchNormalization",
-    "tensorflow.compat.v1.keras.layers.BatchNormalization",
-    "tensorflow.compat.v1.layers.batch_normalization",
-    "tensorflow.compat.v1.disable_v2_behavior",
-    "tensorflow.layers.BatchNormalization",
-    "tensorflow.layers.batch_normalization",
-    "tensorflow.Session",
-    "tensorflow.InteractiveSession",
-    "tensorflow.placeholder",
-    "tensorflow.global_variables_initializer",
-    "tensorflow.variable_scope",
-    "tensorflow.train.AdamOptimizer",
-    "tensorflow.train.GradientDescentOptimizer",
-    "tensorflow.train.MomentumOptimizer",
-    "keras.backend.get_session",
-    "keras.backend.set_session",
-    "keras.backend.tensorflow_backend",
-    "keras.layers.normalization.BatchNormalization",
-})
-_LEGACY_PREFIXES = ("tensorflow.contrib.",)
-
-
 def _strip_prefix(qname: str) -> str:
     for entry in _KERAS_PREFIXES:
         prefix, _, replacement = entry.partition(":")
@@ -118,8 +94,3 @@ def canonical(qname: str) -> str:
 
 def in_keras_family(qname: str) -> bool:
     return qname.partition(".")[0] in KERAS_FAMILY
-
-
-def legacy_evidence(qname: str) -> bool:
-    """A raw path that only a legacy runtime has (v1 BN classes, TF1 sessions, Keras <= 2.3)."""
-    return qname in _LEGACY_EXACT or qname.startswith(_LEGACY_PREFIXES)

@@ -20,6 +20,7 @@ from bnlint.frontends.python.expressions import (
 )
 from bnlint.frontends.python.keras_semantics import Args, KerasSemantics, dotted, model_key
 from bnlint.frontends.python.recorder import FactRecorder
+from bnlint.frontends.python.training import StepFinder
 from bnlint.frontends.python.values import (
     UNKNOWN,
     Class,
@@ -63,6 +64,7 @@ class Interpreter(Expressions, KerasSemantics):
         self._scopes: list[Scope] = []
         self.cell_of: dict[int, int | None] = {}  # id(def or class node) -> its notebook cell
         self.nested: set[int] = set()  # ids of defs and classes written inside a function
+        self.step_finder = StepFinder()
         self._stmt = {
             ast.Expr: self._s_expr,
             ast.Assign: self._s_assign,
@@ -296,6 +298,13 @@ class Interpreter(Expressions, KerasSemantics):
         self.run_guarded(node)
 
     def _s_for(self, node: ast.For | ast.AsyncFor) -> None:
+        marker = self.step_finder.marker(node)
+        if marker is not None and not self.steps:
+            self.run_step(marker, lambda: self._for(node))
+        else:
+            self._for(node)
+
+    def _for(self, node: ast.For | ast.AsyncFor) -> None:
         iterable = self.ev(node.iter)
         if self.layer_loop(node, iterable):
             pass  # `for layer in base.layers:` - KerasSemantics ran the body
@@ -314,7 +323,11 @@ class Interpreter(Expressions, KerasSemantics):
 
     def _s_while(self, node: ast.While) -> None:
         self.ev(node.test)
-        self.run_block(node.body)
+        marker = self.step_finder.marker(node)
+        if marker is not None and not self.steps:
+            self.run_step(marker, lambda: self.run_block(node.body))
+        else:
+            self.run_block(node.body)
         self.run_block(node.orelse)
 
     def _s_with(self, node: ast.With | ast.AsyncWith) -> None:
@@ -389,7 +402,12 @@ class Interpreter(Expressions, KerasSemantics):
             if isinstance(node, ast.Lambda):
                 self.returns[-1].append(self.ev(node.body))
             else:
-                self.run_block(node.body)  # type: ignore[attr-defined]
+                marker = self.step_finder.marker(node)
+                if marker is None:
+                    self.run_block(node.body)  # type: ignore[attr-defined]
+                else:
+                    owner = model_key(function.owner) if function.owner is not None else None
+                    self.run_step(marker, lambda: self.run_block(node.body), owner)  # type: ignore[attr-defined]
         finally:
             depth = len(self.stack)
             self.stack.pop()
@@ -417,7 +435,7 @@ class Interpreter(Expressions, KerasSemantics):
             elif fresh_inputs:
                 # Keras calls `call(inputs, training=...)` itself: the inputs are a fresh symbolic
                 # tensor and no default (training=None) says what training will be.
-                scope.vars[name] = Tensor() if index == 1 else UNKNOWN
+                scope.vars[name] = Tensor(symbolic=True) if index == 1 else UNKNOWN
             elif name in function.defaults and not unknown:
                 scope.vars[name] = function.defaults[name]
             else:

@@ -7,8 +7,10 @@ from functools import lru_cache
 
 from bnlint import knowledge
 from bnlint.frontends.python import layer_loops as loops
-from bnlint.frontends.python.imports import canonical, in_keras_family, legacy_evidence
+from bnlint.frontends.python.evidence import keyword_runtime, path_runtime, removed_method
+from bnlint.frontends.python.imports import canonical, in_keras_family
 from bnlint.frontends.python.recorder import FactRecorder
+from bnlint.frontends.python.training import FIT_METHODS
 from bnlint.frontends.python.values import (
     FOREIGN,
     NOT_LITERAL,
@@ -33,9 +35,9 @@ from bnlint.ir import Location, Runtime
 from bnlint.runtime import DEFAULT
 
 # Methods of a Keras model that matter; any other attribute of a model is opaque.
-MODEL_METHODS = frozenset({"compile", "fit", "fit_generator", "add", "get_layer", "call", "__call__"})
+MODEL_METHODS = frozenset({"compile", *FIT_METHODS, "evaluate_generator", "predict_generator", "add", "get_layer", "call", "__call__"})
 # On an object we know nothing about, these still mean Keras (`model = load_model(p); model.fit()`).
-RECEIVER_FREE_METHODS = frozenset({"compile", "fit", "fit_generator"})
+RECEIVER_FREE_METHODS = frozenset({"compile", *FIT_METHODS})
 LEGACY_KERAS_VALUES = frozenset({"1", "true", "True"})  # what TF reads TF_USE_LEGACY_KERAS as
 
 
@@ -68,11 +70,25 @@ class Args:
                 return default
         history = self.history()
         if history or any(type(v) is Tensor for v in (*self.pos, *self.kw.values())):
-            return Tensor(history)
+            return Tensor(history, self.symbolic())
         return default
+
+    def symbolic(self) -> bool:
+        """Whether a graph-building tensor is among the arguments (not concrete data)."""
+        return any(_symbolic(v) for v in (*self.pos, *self.kw.values()))
 
 
 _CARRIERS = (Tensor, Seq, Mapping)  # values a tensor can hide in
+
+
+def _symbolic(value: Value) -> bool:
+    if isinstance(value, Tensor):
+        return value.symbolic
+    if isinstance(value, Seq):
+        return any(_symbolic(v) for v in value.items)
+    if isinstance(value, Mapping):
+        return any(_symbolic(v) for v in value.items.values())
+    return False
 
 
 def _history(value: Value) -> frozenset[int]:
@@ -125,12 +141,14 @@ class KerasSemantics:
         self.rec = recorder
         self.contexts: list[str] = []  # subclassed models whose call() is being interpreted
         self.loops: list[loops.LoopContext] = []
+        self.steps: list[list[str]] = []  # models called by each custom training step being run
         self.evidence: dict[str, str] = {}
+        self.flavours: set[str] = set()  # "standalone" (import keras) and/or "tf.keras"
         self._specials = {
             "keras.Sequential": self._sequential,
             "keras.Model": self._functional,
-            "keras.Input": lambda args, node: Tensor(),
-            "keras.layers.InputLayer": lambda args, node: Tensor(),  # not one of `model.layers` either
+            "keras.Input": lambda args, node: Tensor(symbolic=True),
+            "keras.layers.InputLayer": lambda args, node: Tensor(symbolic=True),  # not one of `model.layers` either
             "keras.layers.TimeDistributed": self._time_distributed,
             "functools.partial": self._partial,
             "os.environ.setdefault": self._setenv,
@@ -154,12 +172,29 @@ class KerasSemantics:
     def import_evidence(self, qname: str, text: str, node: ast.AST) -> None:
         if qname == "tf_keras" or qname.startswith("tf_keras."):
             self._evidence("keras2", text, node)
-        if legacy_evidence(qname):
-            self._evidence("legacy", text, node)
+        if qname == "keras" or qname.startswith("keras."):
+            self.flavours.add("standalone")
+        elif qname.startswith(("tensorflow.keras", "tensorflow.compat.v1.keras")):
+            self.flavours.add("tf.keras")
+        found = path_runtime(qname)
+        if found:
+            self._evidence(found, text, node)
 
     def path_evidence(self, qname: str, node: ast.Attribute) -> None:
-        if legacy_evidence(qname):
-            self._evidence("legacy", dotted(node), node)
+        if qname.startswith(("tensorflow.keras", "tensorflow.compat.v1.keras")):
+            self.flavours.add("tf.keras")
+        found = path_runtime(qname)
+        if found:
+            self._evidence(found, dotted(node), node)
+
+    def call_evidence(self, callee: str, args: Args, node: ast.AST) -> None:
+        """Keras 1 keywords (`fit(nb_epoch=...)`, `Model(input=, output=)`) and methods Keras 3
+        removed (`fit_generator`)."""
+        if keyword_runtime(callee, args.kw):
+            word = next(k for k in args.kw if keyword_runtime(callee, (k,)))
+            self._evidence("legacy", f"{callee}({word}=...)", node)
+        if removed_method(callee):
+            self._evidence("removed_method", f"{callee}()", node)
 
     def runtime(self) -> Runtime:
         # A v1 BatchNormalization class or TF1 API decides over tf_keras: it is the stricter semantics.
@@ -167,6 +202,10 @@ class KerasSemantics:
             return Runtime("legacy", self.evidence["legacy"])
         if "keras2" in self.evidence:
             return Runtime("keras2", self.evidence["keras2"])
+        if "removed_method" in self.evidence:
+            # fit_generator() and friends: tf.keras 2; with standalone `keras` imports, Keras <= 2.3.
+            standalone = "standalone" in self.flavours and "tf.keras" not in self.flavours
+            return Runtime("legacy" if standalone else "keras2", self.evidence["removed_method"])
         return DEFAULT
 
     def assign_item(self, container: Value, key: Value, value: Value, stmt: ast.stmt) -> None:
@@ -267,25 +306,52 @@ class KerasSemantics:
         key = self.rec.new_model(
             parts[-1], location, kind=info.kind, contains_bn=contains_bn, architecture=info.architecture, arguments=arguments
         )
-        if frozen:
-            self.rec.freeze(key, location)
+        self.rec.unit.models[key].hub = name == knowledge.HUB_LAYER
+        if frozen:  # `trainable=False`, or frozen by default (a hub layer): a change like any other
+            self.rec.change(key, False, "model", location)
         return self._remember(node, ModelRef(key))
 
     def call_model(self, key: str, args: Args, node: ast.AST) -> Value:
         training = training_value(args)
-        index = self.rec.call(key, training, "call", self.loc(node))  # type: ignore[attr-defined]
+        in_call_method = bool(self.contexts)
+        symbolic = in_call_method or args.symbolic()
+        index = self.rec.call(
+            key, training, "call", self.loc(node),  # type: ignore[attr-defined]
+            in_graph=symbolic, in_step=bool(self.steps), in_call_method=in_call_method,
+        )
+        if self.steps:
+            self.steps[-1].append(key)  # a model called inside a training step is trained by it
         if training == "false":
             self.rec.enclose(key)
         if self.contexts:
             self.rec.contain(self.contexts[-1], (index,))
-        return Tensor(args.history() | {index})
+        return Tensor(args.history() | {index}, symbolic)
+
+    # -- training -------------------------------------------------------------------------------
+
+    def run_step(self, marker: ast.AST, run, owner: str | None = None) -> None:
+        """Run a training step's body (`run()`); every model it calls is trained by one event,
+        located at its weight update. A step inside a step is part of the outer one."""
+        if self.steps:
+            run()
+            return
+        self.steps.append([owner] if owner else [])
+        try:
+            run()
+        finally:
+            models = tuple(dict.fromkeys(self.steps.pop()))
+        api = marker.func.attr if isinstance(marker, ast.Call) and isinstance(marker.func, ast.Attribute) else "train_step"
+        self.rec.training("step", models, self.loc(marker), api)  # type: ignore[attr-defined]
 
     def _call_method(self, method: KerasMethod, args: Args, node: ast.AST) -> Value:
         name, key = method.name, method.key
         if name == "compile":
             self.rec.compile(key, self.loc(node))  # type: ignore[attr-defined]
-        elif name in ("fit", "fit_generator"):
-            self.rec.fit(key, self.loc(node))  # type: ignore[attr-defined]
+        elif name in FIT_METHODS:
+            self.call_evidence(name, args, node)
+            self.rec.training("fit", (key,) if key is not None else (), self.loc(node), name)  # type: ignore[attr-defined]
+        elif name in ("evaluate_generator", "predict_generator"):
+            self.call_evidence(name, args, node)
         elif key is not None and name == "add":
             layer = args.get(0, "layer")
             if layer is not None:
@@ -321,7 +387,8 @@ class KerasSemantics:
         return self._remember(node, ModelRef(key))
 
     def _functional(self, args: Args, node: ast.AST) -> Value:
-        inputs, outputs = args.get(0, "inputs"), args.get(1, "outputs")
+        self.call_evidence("Model", args, node)
+        inputs, outputs = args.get(0, "inputs") or args.kw.get("input"), args.get(1, "outputs") or args.kw.get("output")
         if inputs is None and outputs is None:
             return UNKNOWN
         known = self._allocated(node)
@@ -361,9 +428,9 @@ class KerasSemantics:
         if key is not None:
             if name in ("output", "outputs"):
                 # `Model(base.input, head(base.output))` reuses base's own graph in place.
-                return Tensor(frozenset({self.rec.call(key, "absent", "output", self.loc(node))}))  # type: ignore[attr-defined]
+                return Tensor(frozenset({self.rec.call(key, "absent", "output", self.loc(node))}), symbolic=True)  # type: ignore[attr-defined]
             if name in ("input", "inputs"):
-                return Tensor()
+                return Tensor(symbolic=True)
             if name == "layers":
                 return LayerSet(key, False)
             if name in MODEL_METHODS:

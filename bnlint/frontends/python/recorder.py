@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bnlint.ir import Call, Compile, Fit, Location, Model, TrainableChange, Unit
+from bnlint.ir import Call, Compile, Location, Model, TrainableChange, TrainingEvent, Unit
 
 
 class FactRecorder:
@@ -92,7 +92,10 @@ class FactRecorder:
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def call(self, callee: str, training: str, composition: str, location: Location, container: str | None = None) -> int:
+    def call(
+        self, callee: str, training: str, composition: str, location: Location, container: str | None = None,
+        *, in_graph: bool = False, in_step: bool = False, in_call_method: bool = False,
+    ) -> int:
         dedupe = (callee, training, composition, location)
         index = self._calls.get(dedupe)
         if index is None:
@@ -101,6 +104,11 @@ class FactRecorder:
             self.unit.calls.append(
                 Call(callee=callee, training=training, composition=composition, location=location, order=self._next())  # type: ignore[arg-type]
             )
+        call = self.unit.calls[index]
+        # The same code may run in several contexts (a helper called twice): any of them counts.
+        call.in_graph = call.in_graph or in_graph or container is not None
+        call.in_step = call.in_step or in_step
+        call.in_call_method = call.in_call_method or in_call_method
         if container is not None:
             self.contain(container, (index,))
         return index
@@ -114,6 +122,7 @@ class FactRecorder:
                 continue
             if call.container is None:
                 call.container = container
+            call.in_graph = True
             if index not in inner:
                 inner.append(index)
                 if container in self._enclosed:
@@ -177,10 +186,12 @@ class FactRecorder:
             self._seen.add(("compile", model, location))
             self.unit.compiles.append(Compile(model=model, location=location, order=self._next()))
 
-    def fit(self, model: str | None, location: Location) -> None:
-        if ("fit", model, location) not in self._seen:
-            self._seen.add(("fit", model, location))
-            self.unit.fits.append(Fit(model=model, location=location, order=self._next()))
+    def training(self, kind: str, models: tuple[str, ...], location: Location, api: str) -> None:
+        """A training event; the same site reached again (a step called from a loop) is one event."""
+        dedupe = ("training", kind, models, location)
+        if dedupe not in self._seen:
+            self._seen.add(dedupe)
+            self.unit.trainings.append(TrainingEvent(kind, models, location, self._next(), api))  # type: ignore[arg-type]
 
     # -- end of analysis ------------------------------------------------------------------------
 

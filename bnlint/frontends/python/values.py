@@ -70,12 +70,15 @@ class ModelRef(Value):
 
 
 class Tensor(Value):
-    """A symbolic tensor; `history` holds the indices of the Call facts it flowed through."""
+    """A tensor; `history` holds the indices of the Call facts it flowed through. `symbolic`: a
+    graph-building tensor (from `keras.Input`, a model's `.input`/`.output`, inside a layer's
+    `call()`), as opposed to concrete data run through a model eagerly."""
 
-    __slots__ = ("history",)
+    __slots__ = ("history", "symbolic")
 
-    def __init__(self, history: frozenset[int] = frozenset()) -> None:
+    def __init__(self, history: frozenset[int] = frozenset(), symbolic: bool = False) -> None:
         self.history = history
+        self.symbolic = symbolic
 
 
 class Seq(Value):

@@ -1,0 +1,233 @@
+"""Judge each frozen base of a script over its training timeline: what happens to it, per runtime.
+
+A **base** is a model or layer that holds BatchNormalization and is frozen at some point. It is
+judged only at the **training events** that train it (a `fit`-like call on a model it is composed
+into, a custom training step that calls it or such a model, an Estimator's `train()`), in program
+order, with its freeze state *as that event sees it*:
+
+- keras2 / legacy: `fit()` trains the weights that were trainable at the model's last `compile()`;
+- keras3: at the model's first `fit()` since its last `compile()` (the train function is cached);
+- a custom training step: at the step itself.
+
+Verdicts for one composition of a base (a call, a Sequential element, a `.output` reuse):
+
+- **exposed**: its BatchNormalization layers are trainable at an event after it was frozen
+  (unfrozen wholly or by a slice), and nothing protects them for the runtime: `training=False`
+  at the call or an enclosing call (legacy, keras2), or inside a subclassed model's `call()`
+  (keras3); BN layers kept frozen protect everywhere.
+- **active** (legacy only): frozen BN layers are trained while composed without `training=False`.
+- **latent** (keras2 only): frozen at every event that trains it, composed without `training=False`.
+- keras3 gets no latent verdict: `training=False` at a functional call would change nothing.
+
+A base trained while trainable before it was ever frozen is trained from scratch (a GAN's generator
+frozen in the discriminator's model, for instance): none of this applies to it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from bnlint.ir import Call, Compile, TrainableChange, TrainingEvent, Unit
+
+
+@dataclass
+class State:
+    """A base's freeze state at one moment, replayed from the `trainable` changes before it."""
+
+    frozen: bool = False  # every layer frozen
+    bn_trainable: bool = True  # some BatchNormalization layer may train
+    first_freeze: int | None = None  # order of the first change that froze (some of) it
+    unfreeze: TrainableChange | None = None  # the change that last made its BN layers trainable
+
+
+@dataclass
+class Exposure:
+    """One training event that trains a base through one composition, and the base's state then."""
+
+    event: TrainingEvent
+    seen_at: int  # the order whose freeze state the event trains with
+    state: State
+
+
+@dataclass
+class Judgement:
+    """What happens to one composition of one base."""
+
+    base: str  # Model key
+    call: Call  # the composition
+    verdict: str | None  # active / exposed / latent, or None: nothing to report
+    protected: bool
+    exposures: list[Exposure] = field(default_factory=list)
+
+    @property
+    def exposed_at(self) -> Exposure | None:
+        return next((e for e in self.exposures if e.state.bn_trainable and e.state.first_freeze is not None), None)
+
+    @property
+    def first_event(self) -> Exposure | None:
+        return self.exposures[0] if self.exposures else None
+
+
+class Timeline:
+    """The containment graph, compiles, changes and events of one unit, indexed once."""
+
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+        self.inside: dict[str, list[Call]] = defaultdict(list)  # container -> calls composed into it
+        self.calls_of: dict[str, list[Call]] = defaultdict(list)  # callee -> its calls
+        for call in unit.calls:
+            self.calls_of[call.callee].append(call)
+            if call.container is not None:
+                self.inside[call.container].append(call)
+        self.compiles: dict[str | None, list[Compile]] = defaultdict(list)
+        for compile_ in unit.compiles:
+            self.compiles[compile_.model].append(compile_)
+        self._closure: dict[str, frozenset[str]] = {}
+        self._ancestors: dict[str, frozenset[str]] = {}
+
+    # -- containment ----------------------------------------------------------------------------
+
+    def closure(self, key: str) -> frozenset[str]:
+        """`key` and every model composed into it, transitively."""
+        if key not in self._closure:
+            seen, pending = {key}, [key]
+            while pending:
+                for call in self.inside.get(pending.pop(), ()):
+                    if call.callee not in seen:
+                        seen.add(call.callee)
+                        pending.append(call.callee)
+            self._closure[key] = frozenset(seen)
+        return self._closure[key]
+
+    def ancestors(self, key: str) -> frozenset[str]:
+        """`key` and every model it is composed into, transitively."""
+        if key not in self._ancestors:
+            seen, pending = {key}, [key]
+            while pending:
+                for call in self.calls_of.get(pending.pop(), ()):
+                    if call.container is not None and call.container not in seen:
+                        seen.add(call.container)
+                        pending.append(call.container)
+            self._ancestors[key] = frozenset(seen)
+        return self._ancestors[key]
+
+    # -- when an event reads the freeze state ---------------------------------------------------
+
+    def last_compile(self, model: str | None, before: int) -> Compile | None:
+        candidates = [c for c in (*self.compiles.get(model, ()), *self.compiles.get(None, ())) if c.order < before]
+        return max(candidates, key=lambda c: c.order) if candidates else None
+
+    def seen_at(self, event: TrainingEvent, model: str, runtime: str) -> int:
+        """The moment whose `trainable` flags the event trains `model` with."""
+        if event.kind == "step":
+            return event.order
+        compiled = self.last_compile(model, event.order)
+        if compiled is None:
+            return event.order
+        if event.kind == "estimator" or runtime != "keras3":
+            return compiled.order
+        # Keras 3 traces the train function at the first fit() after compile() and reuses it.
+        earlier = [e.order for e in self.unit.trainings
+                   if e.kind == "fit" and model in e.models and compiled.order < e.order < event.order]
+        return min(earlier) if earlier else event.order
+
+    # -- freeze state ---------------------------------------------------------------------------
+
+    def state(self, base: str, until: int) -> State:
+        """The base's freeze state just before `until`, from the changes that reach it."""
+        ancestors = self.ancestors(base)
+        state = State()
+        for change in sorted(self.unit.trainable_changes, key=lambda c: c.order):
+            if change.order >= until:
+                break
+            whole = change.target == base or (change.target in ancestors and change.scope in ("model", "layers"))
+            if not whole and not (change.target == base and change.scope in ("some_layers", "batchnorm")):
+                continue  # a slice of an outer model's layers may not include the base
+            _apply(state, change)
+        return state
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def exposures(self, call: Call, runtime: str) -> list[Exposure]:
+        """Every training event that trains `call`'s callee through this composition."""
+        found = []
+        for event in self.unit.trainings:
+            for model in event.models:
+                if call.container is None:
+                    # A direct call trains the callee only inside a custom training step.
+                    reached = event.kind == "step" and call.in_step and model == call.callee
+                else:
+                    reached = call.container in self.closure(model)
+                if reached:
+                    seen_at = self.seen_at(event, model, runtime)
+                    found.append(Exposure(event, seen_at, self.state(call.callee, seen_at)))
+                    break
+        return found
+
+
+def _apply(state: State, change: TrainableChange) -> None:
+    if change.value is None:
+        return  # a value we cannot read: no claim either way
+    if change.value is False:
+        if state.first_freeze is None:
+            state.first_freeze = change.order
+        if change.scope in ("model", "layers"):
+            state.frozen, state.bn_trainable = True, False
+        elif change.scope == "batchnorm":
+            state.bn_trainable = False
+        # some_layers: the rest of the base still trains; its BN layers may be among them
+        return
+    # value True
+    if change.scope == "batchnorm":
+        state.bn_trainable, state.unfreeze = True, change
+        return
+    state.frozen = False
+    if not change.keeps_bn_frozen:
+        state.bn_trainable, state.unfreeze = True, change
+
+
+def protected(call: Call, runtime: str) -> bool:
+    """Whether this composition keeps the callee's BN layers in inference mode once it trains."""
+    if runtime == "keras3":
+        # fit() overrides the training=False stored at a functional call; passed at run time (inside
+        # a subclassed model's call(), or a direct call in a training step) it applies every time.
+        return call.training == "false" and (call.in_call_method or call.container is None)
+    return call.training == "false" or call.enclosing_training_false
+
+
+def judge(unit: Unit) -> list[Judgement]:
+    """A judgement for every composition of every BN-holding model the script trains."""
+    timeline = Timeline(unit)
+    runtime = unit.runtime.target
+    by_base: dict[str, list[tuple[Call, list[Exposure]]]] = defaultdict(list)
+    for call in unit.calls:
+        model = unit.models.get(call.callee)
+        # Models that hold BN (applications, hub layers, user models), not a lone BatchNormalization
+        # layer: freezing single BN layers is the remedy, and BN tests toggle them on purpose.
+        if model is None or not model.contains_bn or model.kind != "model":
+            continue
+        exposures = timeline.exposures(call, runtime)
+        if exposures:  # else never trained this way: an eager demo, a predict-only model
+            by_base[call.callee].append((call, exposures))
+    judgements = []
+    for base, compositions in by_base.items():
+        # Trained while trainable before it was ever frozen, through any composition: a model
+        # trained from scratch (a GAN's generator frozen in the discriminator's model), not a base.
+        scratch = any(e.state.first_freeze is None for _, exposures in compositions for e in exposures)
+        for call, exposures in compositions:
+            judgement = Judgement(base, call, None, protected(call, runtime), exposures)
+            if not scratch:
+                _decide(judgement, runtime, kept_frozen=unit.models[base].bn_kept_frozen)
+            judgements.append(judgement)
+    return judgements
+
+
+def _decide(judgement: Judgement, runtime: str, kept_frozen: bool) -> None:
+    guarded, exposures = judgement.protected, judgement.exposures
+    if judgement.exposed_at is not None:
+        judgement.verdict = None if guarded else "exposed"
+    elif any(e.state.frozen or not e.state.bn_trainable for e in exposures) and not guarded:
+        judgement.verdict = {"legacy": "active", "keras2": "latent"}.get(runtime)
+        if judgement.verdict == "latent" and kept_frozen:
+            judgement.verdict = None  # its BN layers are kept frozen when it is unfrozen: protected
