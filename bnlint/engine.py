@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from bnlint import records
 from bnlint.findings import Finding, Related, Subject
 from bnlint.fix import fixer_for
-from bnlint.ir import Unit
+from bnlint.ir import Runtime, Unit
 from bnlint.match import MISSING, lookup
 from bnlint.rules import Rule, pick
 
@@ -40,8 +40,15 @@ def suppressed_ids(line: str) -> frozenset[str] | None:
     return None
 
 
+def _lines(unit: Unit, finding: Finding) -> list[str] | None:
+    """The source lines a finding's line numbers count in: its cell, or another project module."""
+    if finding.path != unit.path:
+        return unit.extra_sources.get(finding.path)
+    return unit.sources.get(finding.cell)
+
+
 def _is_suppressed(unit: Unit, finding: Finding) -> bool:
-    lines = unit.sources.get(finding.cell)
+    lines = _lines(unit, finding)
     if not lines or finding.line is None:
         return False
     last = finding.end_line or finding.line
@@ -55,7 +62,7 @@ def _is_suppressed(unit: Unit, finding: Finding) -> bool:
 
 def _anchor(unit: Unit, finding: Finding) -> str:
     """What identifies a finding's place regardless of line numbers: the code of its line."""
-    lines = unit.sources.get(finding.cell)
+    lines = _lines(unit, finding)
     if lines and finding.line and 1 <= finding.line <= len(lines):
         return " ".join(lines[finding.line - 1].split())
     return finding.layer_path or ""
@@ -89,16 +96,20 @@ def _subject(fact: str, record: dict) -> Subject:
     )
 
 
-def _related(record: dict) -> tuple[Related, ...]:
-    return tuple(
-        Related(r["role"], r["message"], r.get("line"), r.get("column"), r.get("cell"))
-        for r in record.get("related") or ()
-    )
+def _related(record: dict, finding_path: str, unit_path: str) -> tuple[Related, ...]:
+    """The record's related places; a place in another file than the finding's names that file."""
+    related = []
+    for r in record.get("related") or ():
+        path = r.get("path") or unit_path
+        related.append(Related(r["role"], r["message"], r.get("line"), r.get("column"), r.get("cell"),
+                               path=None if path == finding_path else path))
+    return tuple(related)
 
 
 def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
     location = record["location"]
-    runtime = unit.runtime.target
+    runtime = record.get("runtime") or unit.runtime.target
+    assumed = unit.runtime if runtime == unit.runtime.target else Runtime(runtime, record.get("runtime_source") or unit.runtime.source)
     verdict = record.get("verdict") or rule.verdict or _DEFAULT_VERDICT.get(rule.severity_for(None), "latent")
     return Finding(
         rule=rule.id,
@@ -107,8 +118,8 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
         verdict=verdict,
         message=render(pick(rule.message, runtime, verdict, unit.kind), record),
         fix=render(pick(rule.fix, runtime, verdict, unit.kind), record),
-        path=unit.path,
-        runtime=unit.runtime,
+        path=location.get("path") or unit.path,  # a helper in another module: found there
+        runtime=assumed,
         line=location["line"],
         column=location["column"],
         end_line=location["end_line"],
@@ -117,7 +128,7 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
         layer_path=location["layer_path"],
         input=unit.kind,
         subject=_subject(fact, record),
-        related=_related(record),
+        related=_related(record, location.get("path") or unit.path, unit.path),
         fixer=fixer_for(rule.script_fixer, rule.model_fixer, unit.kind, runtime),
     )
 

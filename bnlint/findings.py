@@ -56,9 +56,11 @@ class Related:
     column: int | None = None
     cell: int | None = None
     layer_path: str | None = None
+    path: str | None = None  # another file than the finding's (a helper in a project module)
 
     def to_json(self) -> dict:
-        return {"line": self.line, "column": self.column, "cell": self.cell, "message": self.message}
+        place = {"line": self.line, "column": self.column, "cell": self.cell, "message": self.message}
+        return place | ({"path": self.path} if self.path else {})
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,7 @@ class Unit:
     sources: dict[int | None, list[str]] = field(default_factory=dict)
     # Non-fatal notes (e.g. a notebook cell that does not parse), reported as input errors.
     problems: list[str] = field(default_factory=list)
+    # The project's own modules the code imports and that were read for it, by the path findings
+    # name them with: their lines (suppressions, fingerprints) and resolved files (fixes, cache).
+    extra_sources: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)

@@ -143,10 +143,10 @@ class Records:
     def _script_bases(self) -> list[dict]:
         records: list[dict] = []
         unfreezes_reported: set[tuple] = set()
-        keras3 = self.unit.runtime.target == "keras3"
         for judgement in timeline.judge(self.unit):
             if judgement.verdict is None:
                 continue
+            keras3 = judgement.runtime == "keras3"
             call = judgement.call
             exposed = judgement.exposed_at
             event = (exposed or judgement.first_event).event
@@ -162,7 +162,11 @@ class Records:
             else:
                 site, location = "composition", call.location
                 related = ([_unfreeze(unfreeze, self.model(unfreeze.target))] if unfreeze else []) + [_event(event)]
-            records.append(self._problem(call, judgement.verdict, site, location, related, event, unfreeze))
+            record = self._problem(call, judgement.verdict, site, location, related, event, unfreeze)
+            if judgement.runtime != self.unit.runtime.target:
+                record["runtime"] = judgement.runtime
+                record["runtime_source"] = "hub.KerasLayer is a tf_keras (Keras 2) layer"
+            records.append(record)
         return records
 
     def _problem(self, call: Call, verdict: str, site: str, location: Location, related: list[dict],
@@ -172,6 +176,8 @@ class Records:
             "verdict": verdict,
             "site": site,
             "composition": call.composition,
+            # How the message says the base enters the graph.
+            "how": _HOW.get(call.composition, "composed without `training=False`"),
             "training": call.training,
             "callee": callee,
             "container": self.model(call.container),
@@ -205,6 +211,12 @@ class Records:
             if verdict is not None:
                 records.append(self._problem(call, verdict, "composition", call.location, [], None, None))
         return records
+
+
+_HOW = {
+    "call": "called without `training=False`",
+    "output": "its graph is reused in place through `.output`, where no call can pass `training=False`",
+}
 
 
 def _compiled_for(line: timeline.Timeline, change: TrainableChange, event: TrainingEvent) -> bool:

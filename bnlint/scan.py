@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bnlint import cache
 from bnlint.config import Settings
-from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path
+from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path, repository_root
 from bnlint.engine import run_rules
 from bnlint.findings import Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
@@ -21,7 +21,7 @@ from bnlint.selection import enabled_rules, file_filter
 PARALLEL_THRESHOLD = 64
 
 
-def _read_unit(item: Input) -> Unit:
+def _read_unit(item: Input, resolved: Path) -> Unit:
     """Dispatch to the frontend for this kind of input (imported lazily: each pulls its own deps)."""
     if item.kind == "script":
         from bnlint.frontends.python.script import analyze_file
@@ -29,7 +29,41 @@ def _read_unit(item: Input) -> Unit:
         from bnlint.frontends.python.notebook import analyze_file
     else:
         from bnlint.frontends.models.reader import analyze_file
-    return analyze_file(item.path, item.display)
+
+        return analyze_file(item.path, item.display)
+    return analyze_file(item.path, item.display, _project_for(resolved))
+
+
+_PROJECTS: dict[Path, object] = {}
+
+
+def _project_for(resolved: Path):
+    """The project a script belongs to: its repository, else the folder bnlint runs in (when the
+    script is inside it), else its own folder. One per process, so modules are parsed once."""
+    from bnlint.frontends.python.project import Project
+
+    cwd = Path.cwd()
+    root = repository_root(resolved.parent) or (cwd if cwd in resolved.parents else resolved.parent)
+    if root not in _PROJECTS:
+        _PROJECTS[root] = Project(root)
+    return _PROJECTS[root]
+
+
+def _digest(file: str) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _sources(unit: Unit, item: Input, resolved: Path, findings: list[Finding]) -> None:
+    """Where each finding's file is: the input itself, or a project module it imports."""
+    own = Source(str(resolved), project_path(item.path, resolved))
+    for finding in findings:
+        other = unit.files.get(finding.path) if finding.path != item.display else None
+        finding.source = own if other is None else Source(other, project_path(Path(other), Path(other)))
 
 
 def resolve_runtime(unit: Unit, folder: Path, settings: Settings) -> Runtime:
@@ -70,14 +104,16 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         # The pins near the file can change the runtime without the file changing.
         pinned = settings.target_runtime or repr(from_pins(resolved.parent))
         key = _cache_key(item, content, job, pinned)
-        hit = cache.load(settings.cache_dir, key)
+        hit = cache.load(settings.cache_dir, key, _digest)
         if hit is not None:
             # The cached path may be another checkout's: the autofixer writes to this one.
             for finding in hit[0]:
-                finding.source = Source(file, project_path(item.path, resolved))
+                if finding.path == item.display:
+                    finding.source = Source(file, project_path(item.path, resolved))
             return hit
+    deps: dict[str, str] = {}
     try:
-        unit = _read_unit(item)
+        unit = _read_unit(item, resolved)
     except FrontendError as exc:
         findings, errors = [], [InputError(item.display, str(exc))]
     except (OSError, MemoryError, RecursionError) as exc:
@@ -88,11 +124,11 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         per_file = file_filter(settings, item.display)
         findings = run_rules(unit, rules, lambda rule_id: rule_id in job.enabled and per_file(rule_id))
         errors = [InputError(item.display, problem) for problem in unit.problems]
-    source = Source(file, project_path(item.path, resolved))
-    for finding in findings:
-        finding.source = source
+        _sources(unit, item, resolved, findings)
+        # The findings depend on the project modules read too: a change to one is a cache miss.
+        deps = {other: _digest(other) for other in unit.files.values()}
     if use_cache:
-        cache.store(settings.cache_dir, key, findings, errors)
+        cache.store(settings.cache_dir, key, findings, errors, deps)
     return findings, errors
 
 
@@ -125,8 +161,14 @@ def scan(paths: list[str], settings: Settings) -> Report:
     else:
         results = _analyze_chunk(inputs, job)
     report = Report(errors=list(errors), files_scanned=len(inputs))
+    seen: set[tuple] = set()
     for findings, input_errors in results:
-        report.findings.extend(findings)
+        for finding in findings:
+            # Two scripts that import the same helper find its problem twice: report it once.
+            place = (finding.rule, finding.path, finding.cell, finding.line, finding.column, finding.layer_path)
+            if place not in seen:
+                seen.add(place)
+                report.findings.append(finding)
         report.errors.extend(input_errors)
     report.findings.sort(key=Finding.sort_key)
     return report

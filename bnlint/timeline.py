@@ -36,9 +36,10 @@ class State:
     """A base's freeze state at one moment, replayed from the `trainable` changes before it."""
 
     frozen: bool = False  # every layer frozen
+    some_frozen: bool = False  # some of its layers frozen (a slice, an index)
     bn_trainable: bool = True  # some BatchNormalization layer may train
     first_freeze: int | None = None  # order of the first change that froze (some of) it
-    unfreeze: TrainableChange | None = None  # the change that last made its BN layers trainable
+    unfreeze: TrainableChange | None = None  # the unfreeze, after a freeze, that made BN layers trainable
 
 
 @dataclass
@@ -59,10 +60,13 @@ class Judgement:
     verdict: str | None  # active / exposed / latent, or None: nothing to report
     protected: bool
     exposures: list[Exposure] = field(default_factory=list)
+    runtime: str = "keras3"  # the runtime it is judged by
 
     @property
     def exposed_at(self) -> Exposure | None:
-        return next((e for e in self.exposures if e.state.bn_trainable and e.state.first_freeze is not None), None)
+        """The first event that trains its BN layers after an unfreeze (a partial freeze of a base
+        that was never frozen whole is not an unfreeze)."""
+        return next((e for e in self.exposures if e.state.bn_trainable and e.state.unfreeze is not None), None)
 
     @property
     def first_event(self) -> Exposure | None:
@@ -112,6 +116,19 @@ class Timeline:
             self._ancestors[key] = frozenset(seen)
         return self._ancestors[key]
 
+    def inlined_into(self, key: str) -> frozenset[str]:
+        """Models whose `.layers` are `key`'s own: `Model(base.input, head(base.output))` reuses the
+        base's graph in place, so a loop over the outer model's layers reaches the base's (and so on
+        outwards, for a model reused in place again)."""
+        seen: set[str] = set()
+        pending = [key]
+        while pending:
+            for call in self.calls_of.get(pending.pop(), ()):
+                if call.composition == "output" and call.container is not None and call.container not in seen:
+                    seen.add(call.container)
+                    pending.append(call.container)
+        return frozenset(seen)
+
     # -- when an event reads the freeze state ---------------------------------------------------
 
     def last_compile(self, model: str | None, before: int) -> Compile | None:
@@ -137,14 +154,16 @@ class Timeline:
     def state(self, base: str, until: int) -> State:
         """The base's freeze state just before `until`, from the changes that reach it."""
         ancestors = self.ancestors(base)
+        inlined = self.inlined_into(base)
         state = State()
         for change in sorted(self.unit.trainable_changes, key=lambda c: c.order):
             if change.order >= until:
                 break
-            whole = change.target == base or (change.target in ancestors and change.scope in ("model", "layers"))
-            if not whole and not (change.target == base and change.scope in ("some_layers", "batchnorm")):
-                continue  # a slice of an outer model's layers may not include the base
-            _apply(state, change)
+            if change.target == base or (change.target in inlined and change.scope != "model"):
+                _apply(state, change, change.scope)
+            elif change.target in ancestors and change.scope in ("model", "layers"):
+                _apply(state, change, "model")  # the whole base is one of the layers it sets
+            # else: a slice of an outer model's layers may not include the base
         return state
 
     # -- events ---------------------------------------------------------------------------------
@@ -166,25 +185,35 @@ class Timeline:
         return found
 
 
-def _apply(state: State, change: TrainableChange) -> None:
+def _apply(state: State, change: TrainableChange, scope: str) -> None:
     if change.value is None:
         return  # a value we cannot read: no claim either way
     if change.value is False:
+        if scope == "batchnorm":
+            state.bn_trainable = False
+            return
         if state.first_freeze is None:
             state.first_freeze = change.order
-        if change.scope in ("model", "layers"):
-            state.frozen, state.bn_trainable = True, False
-        elif change.scope == "batchnorm":
-            state.bn_trainable = False
-        # some_layers: the rest of the base still trains; its BN layers may be among them
+        if scope in ("model", "layers"):
+            state.frozen, state.some_frozen, state.bn_trainable = True, True, False
+        else:  # some_layers: the rest still trains, its BN layers may be among them
+            state.some_frozen = True
         return
-    # value True
-    if change.scope == "batchnorm":
-        state.bn_trainable, state.unfreeze = True, change
+    # value True: an unfreeze only once something was frozen
+    was_frozen = state.first_freeze is not None
+    if scope == "batchnorm":
+        if not state.bn_trainable and was_frozen:
+            state.unfreeze = change
+        state.bn_trainable = True
         return
-    state.frozen = False
+    if scope in ("model", "layers"):
+        state.frozen = state.some_frozen = False
+    else:
+        state.frozen = False
     if not change.keeps_bn_frozen:
-        state.bn_trainable, state.unfreeze = True, change
+        if was_frozen:
+            state.unfreeze = change
+        state.bn_trainable = True
 
 
 def protected(call: Call, runtime: str) -> bool:
@@ -207,18 +236,23 @@ def judge(unit: Unit) -> list[Judgement]:
         # layer: freezing single BN layers is the remedy, and BN tests toggle them on purpose.
         if model is None or not model.contains_bn or model.kind != "model":
             continue
-        exposures = timeline.exposures(call, runtime)
+        exposures = timeline.exposures(call, "keras2" if model.hub else runtime)
         if exposures:  # else never trained this way: an eager demo, a predict-only model
             by_base[call.callee].append((call, exposures))
     judgements = []
     for base, compositions in by_base.items():
+        # A base reused in place inside another base is that base's problem: judged there, once.
+        if timeline.inlined_into(base) & by_base.keys():
+            continue
+        # A hub.KerasLayer is a tf_keras layer whatever the rest of the file runs on.
+        base_runtime = "keras2" if unit.models[base].hub else runtime
         # Trained while trainable before it was ever frozen, through any composition: a model
         # trained from scratch (a GAN's generator frozen in the discriminator's model), not a base.
         scratch = any(e.state.first_freeze is None for _, exposures in compositions for e in exposures)
         for call, exposures in compositions:
-            judgement = Judgement(base, call, None, protected(call, runtime), exposures)
+            judgement = Judgement(base, call, None, protected(call, base_runtime), exposures, base_runtime)
             if not scratch:
-                _decide(judgement, runtime, kept_frozen=unit.models[base].bn_kept_frozen)
+                _decide(judgement, base_runtime, kept_frozen=unit.models[base].bn_kept_frozen)
             judgements.append(judgement)
     return judgements
 
@@ -227,7 +261,11 @@ def _decide(judgement: Judgement, runtime: str, kept_frozen: bool) -> None:
     guarded, exposures = judgement.protected, judgement.exposures
     if judgement.exposed_at is not None:
         judgement.verdict = None if guarded else "exposed"
-    elif any(e.state.frozen or not e.state.bn_trainable for e in exposures) and not guarded:
-        judgement.verdict = {"legacy": "active", "keras2": "latent"}.get(runtime)
+    elif guarded:
+        return
+    elif runtime == "legacy" and any(e.state.some_frozen or not e.state.bn_trainable for e in exposures):
+        judgement.verdict = "active"  # frozen BN layers still use batch statistics when trained
+    elif runtime == "keras2" and all(e.state.frozen for e in exposures):
+        judgement.verdict = "latent"
         if judgement.verdict == "latent" and kept_frozen:
             judgement.verdict = None  # its BN layers are kept frozen when it is unfrozen: protected

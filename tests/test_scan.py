@@ -46,9 +46,9 @@ def _count_frontend_calls(monkeypatch) -> list:
     calls = []
     real = scan_module._read_unit
 
-    def counting(item):
+    def counting(item, resolved):
         calls.append(item.display)
-        return real(item)
+        return real(item, resolved)
 
     monkeypatch.setattr(scan_module, "_read_unit", counting)
     return calls
@@ -105,7 +105,7 @@ def test_cached_findings_keep_everything_the_json_contract_needs(project):
 
 
 def test_parallel_jobs_give_the_same_report(project, monkeypatch):
-    (project / "broken.py").write_text("def f(:\n")
+    (project / "broken.py").write_text("import keras\ndef f(:\n")
     serial = scan(["."], Settings(cache=False, jobs=1))
     monkeypatch.setattr(scan_module, "PARALLEL_THRESHOLD", 1)
     parallel = scan(["."], replace(Settings(cache=False), jobs=2))

@@ -75,7 +75,7 @@ def _related_location(finding: Finding, related: Related, index: int) -> dict:
     region = {"startLine": related.line or 1}
     if related.column is not None and related.cell is None:
         region["startColumn"] = related.column
-    location = {"id": index, "physicalLocation": {"artifactLocation": artifact_location(finding.path), "region": region},
+    location = {"id": index, "physicalLocation": {"artifactLocation": artifact_location(related.path or finding.path), "region": region},
                 "message": {"text": related.message}}
     if related.cell is not None:
         location["logicalLocations"] = [{"name": f"cell {related.cell}", "fullyQualifiedName": f"cell {related.cell}"}]

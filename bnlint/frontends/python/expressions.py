@@ -20,6 +20,7 @@ from bnlint.frontends.python.values import (
     LayerSet,
     Mapping,
     ModelRef,
+    Module,
     Ref,
     Seq,
     Tensor,
@@ -56,13 +57,14 @@ TRUE, FALSE, NONE = Const(True), Const(False), Const(None)
 class Scope:
     """A function's (or the module's) variables; closures read their parent's."""
 
-    __slots__ = ("vars", "parent", "module", "global_names")
+    __slots__ = ("vars", "parent", "module", "global_names", "source")
 
-    def __init__(self, parent: Scope | None, module: Scope | None) -> None:
+    def __init__(self, parent: Scope | None, module: Scope | None, source=None) -> None:
         self.vars: dict[str, Value] = {}
         self.parent = parent
         self.module = module or self
         self.global_names: set[str] = set()
+        self.source = source  # a module scope: the ModuleSource it was read from
 
     def lookup(self, name: str) -> Value | None:
         scope: Scope | None = self
@@ -164,6 +166,8 @@ class Expressions:
                 return UNKNOWN
         if isinstance(owner, Class):
             return owner.lookup(name) or UNKNOWN
+        if isinstance(owner, Module):
+            return self.module_attribute(owner, name)
         return self.keras_attribute(owner, name, node)
 
     def _e_call(self, node: ast.Call) -> Value:
@@ -177,6 +181,8 @@ class Expressions:
                     pos.extend(value.items)
                 else:
                     star_unknown = True
+                    if isinstance(value, Tensor):
+                        pos.append(value)  # `f(*outputs)`: the tensors still flow into the call
             else:
                 pos.append(self.ev(arg))
         kw: dict[str, Value] = {}
@@ -231,7 +237,8 @@ class Expressions:
                 if isinstance(value, Seq):
                     items.extend(value.items)
                 else:
-                    items.append(UNKNOWN)
+                    # `[*model.output, *y_true]`: a model's list of outputs stays a tensor
+                    items.append(value if isinstance(value, Tensor) else UNKNOWN)
             else:
                 items.append(self.ev(element))
         return Seq(items)

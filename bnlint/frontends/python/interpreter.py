@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from pathlib import Path
 
 from bnlint.frontends.python import imports
 from bnlint.frontends.python.expressions import (
@@ -19,6 +20,7 @@ from bnlint.frontends.python.expressions import (
     merge_returns,
 )
 from bnlint.frontends.python.keras_semantics import Args, KerasSemantics, dotted, model_key
+from bnlint.frontends.python.project import ModuleSource, Project
 from bnlint.frontends.python.recorder import FactRecorder
 from bnlint.frontends.python.training import StepFinder
 from bnlint.frontends.python.values import (
@@ -29,6 +31,7 @@ from bnlint.frontends.python.values import (
     Function,
     Instance,
     Mapping,
+    Module,
     Ref,
     Seq,
     Tensor,
@@ -42,18 +45,25 @@ UNROLL = 16  # loops over a literal list this short run once per element
 # What makes a never-called function worth interpreting (besides the module's own names).
 ORPHAN_KEYWORDS = (*imports.KERAS_FAMILY, "trainable", "compile", "fit", "environ", "putenv", "TF_USE_LEGACY_KERAS")
 MAX_RELEVANT_NAMES = 64
+MAX_MODULES = 64  # project modules read for one script
 
 
 class Interpreter(Expressions, KerasSemantics):
     """Runs one module (or one notebook, cell after cell) abstractly, recording facts."""
 
-    def __init__(self, recorder: FactRecorder, lines: dict[int | None, list[str]]) -> None:
+    def __init__(self, recorder: FactRecorder, own: ModuleSource, project: Project | None = None) -> None:
         Expressions.__init__(self)
         KerasSemantics.__init__(self, recorder)
-        self.lines = lines
+        self.own = own  # the unit's own source; `source` is the module being interpreted now
+        self.source = own
+        self.project = project
+        self.modules: dict[Path, Scope] = {}  # project modules read so far, by resolved file
+        self.foreign: set[int] = set()  # ids of defs and classes from other modules (no orphan runs)
         self.module = self.scope
+        self.module.source = own
         self.cell: int | None = None
         self.stack: list[ast.AST] = []
+        self.frames: set[tuple[int, int]] = set()  # (def, closure) pairs running now
         self.returns: list[list[Value]] = []
         self.budget = STATEMENT_BUDGET
         self.called: set[int] = set()
@@ -106,11 +116,15 @@ class Interpreter(Expressions, KerasSemantics):
             while done_functions < len(self.functions):
                 function = self.functions[done_functions]
                 done_functions += 1
+                if id(function.node) in self.foreign:
+                    continue  # another module's function: it matters only when this code calls it
                 if id(function.node) not in self.called and self._may_matter(function.node):
                     self.invoke_function(function, Args(), function.node)
             while done_classes < len(self.classes):
                 cls = self.classes[done_classes]
                 done_classes += 1
+                if id(cls.node) in self.foreign and not cls.instances:
+                    continue
                 if not cls.instances and not cls.is_keras and not self._may_matter(cls.node):
                     continue
                 if not cls.instances:
@@ -123,7 +137,9 @@ class Interpreter(Expressions, KerasSemantics):
 
     def _defined(self, node: ast.AST) -> None:
         self.cell_of[id(node)] = self.cell
-        if self.scope is not self.module:
+        if self.source is not self.own:
+            self.foreign.add(id(node))
+        if self.scope is not self.scope.module:
             self.nested.add(id(node))
 
     def _may_matter(self, node: ast.AST) -> bool:
@@ -143,7 +159,7 @@ class Interpreter(Expressions, KerasSemantics):
             # A library-sized module (searching would cost more than interpreting), or a closure
             # that may use its enclosing function's models: interpret.
             return True
-        lines = self.lines.get(self.cell_of.get(id(node), self.cell)) or []
+        lines = self.own.lines.get(self.cell_of.get(id(node), self.cell)) or []
         # From the first body line: the `def name(` line would always mention the function itself.
         body = node.body  # type: ignore[attr-defined]
         text = "\n".join(lines[body[0].lineno - 1 : node.end_lineno])  # type: ignore[attr-defined]
@@ -172,7 +188,7 @@ class Interpreter(Expressions, KerasSemantics):
     def loc(self, node: ast.AST) -> Location:
         line, col = node.lineno, node.col_offset  # type: ignore[attr-defined]
         end_line, end_col = node.end_lineno, node.end_col_offset  # type: ignore[attr-defined]
-        lines = self.lines.get(self.cell)
+        lines = self.source.lines.get(self.cell)
         # ast offsets count UTF-8 bytes; users count characters.
         if lines is not None:
             col = self._chars(lines, line, col)
@@ -184,6 +200,7 @@ class Interpreter(Expressions, KerasSemantics):
             end_line=end_line,
             end_column=None if end_col is None else end_col + 1,
             cell=self.cell,
+            path=self.source.path,
         )
 
     @staticmethod
@@ -227,6 +244,12 @@ class Interpreter(Expressions, KerasSemantics):
 
     def _s_import(self, node: ast.Import) -> None:
         for alias in node.names:
+            own = self._project_import(alias.name, 0)
+            if own is not None:
+                # `import a.b as m` binds the module itself; `import a.b` binds the package `a`.
+                name = alias.asname or alias.name.partition(".")[0]
+                self.scope.assign(name, own if alias.asname else self._module(name, 0, self.source.file) or own)
+                continue
             if alias.asname:
                 self.scope.assign(alias.asname, Ref(alias.name))
             else:
@@ -236,8 +259,16 @@ class Interpreter(Expressions, KerasSemantics):
 
     def _s_importfrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
+        source = self._project_import(module, node.level) if (module or node.level) else None
         for alias in node.names:
-            if node.level:  # a relative import: the project's own code, unknown to us
+            # `from . import models`: a submodule, even when the package has no __init__.py.
+            submodule = None if source is not None or alias.name == "*" else self._project_import(
+                f"{module}.{alias.name}" if module else alias.name, node.level)
+            if source is not None:
+                self._bind_from(source, alias)
+            elif submodule is not None:
+                self.scope.assign(alias.asname or alias.name, submodule)
+            elif node.level:  # a relative import we cannot read: unknown
                 self.scope.assign(alias.asname or alias.name, UNKNOWN)
             elif alias.name == "*":
                 self.star_imports.append(module)
@@ -245,6 +276,62 @@ class Interpreter(Expressions, KerasSemantics):
             else:
                 self.scope.assign(alias.asname or alias.name, Ref(f"{module}.{alias.name}"))
                 self.import_evidence(f"{module}.{alias.name}", f"from {module} import {alias.name}", node)
+
+    # -- the project's own modules ---------------------------------------------------------------
+
+    def _project_import(self, name: str, level: int) -> Module | None:
+        """The project's own module `name` (relative with `level` dots), read now; None when it is
+        a library (Keras, NumPy, ...), cannot be found, or is not worth reading."""
+        if self.project is None or self.source.file is None:
+            return None
+        if not level and name.partition(".")[0] in imports.KERAS_FAMILY:
+            return None
+        return self._module(name, level, self.source.file)
+
+    def _module(self, name: str, level: int, importer: Path | None) -> Module | None:
+        file = self.project.resolve(importer, name, level) if self.project and importer else None
+        if file is None:
+            return None
+        scope = self.modules.get(file)
+        if scope is None:
+            scope = self._read_module(file)
+            if scope is None:
+                return None
+        return Module(name, scope, importer, level)
+
+    def _read_module(self, file: Path) -> Scope | None:
+        if len(self.modules) >= MAX_MODULES or self.budget <= 0:
+            return None
+        source = self.project.source(file, self.source, self.source.path or self.rec.unit.path)  # type: ignore[union-attr]
+        if source is None or source.tree is None:
+            return None
+        scope = Scope(None, None, source)
+        self.modules[file] = scope  # before running it: an import cycle finds it half-read, as Python does
+        self.rec.unit.extra_sources[source.path] = source.lines[None]
+        self.rec.unit.files[source.path] = str(file)
+        saved = (self.scope, self.cell, self.source)
+        self.scope, self.cell, self.source = scope, None, source
+        try:
+            self.run_block(source.tree.body)
+        finally:
+            self.scope, self.cell, self.source = saved
+        return scope
+
+    def _bind_from(self, module: Module, alias: ast.alias) -> None:
+        if alias.name == "*":
+            for key, value in module.scope.vars.items():
+                if not key.startswith("_"):
+                    self.scope.assign(key, value)
+            return
+        value = self.module_attribute(module, alias.name)
+        self.scope.assign(alias.asname or alias.name, value)
+
+    def module_attribute(self, module: Module, name: str) -> Value:
+        """A name a project module defines, or its submodule of that name."""
+        if module.scope is not None and name in module.scope.vars:
+            return module.scope.vars[name]
+        sub = self._module(f"{module.name}.{name}" if module.name else name, module.level, module.importer)
+        return sub if sub is not None else UNKNOWN
 
     def _defaults(self, args: ast.arguments) -> dict[str, Value]:
         defaults: dict[str, Value] = {}
@@ -389,14 +476,19 @@ class Interpreter(Expressions, KerasSemantics):
         self.called.add(id(node))
         if isinstance(function.owner, Instance):
             function.owner.ran.add(node.name)  # type: ignore[attr-defined]
-        if self.budget <= 0 or node in self.stack or len(self.stack) >= MAX_DEPTH:
+        # Recursion is a function running inside itself with the same closure; closures made by
+        # one `def` or `lambda` in different calls (what `reduce`-based `compose()` builds) are not.
+        frame = (id(node), id(function.scope))
+        if self.budget <= 0 or frame in self.frames or len(self.stack) >= MAX_DEPTH:
             return args.passthrough(UNKNOWN)
-        scope = Scope(function.scope, self.module)
+        scope = Scope(function.scope, function.scope.module)
         self._scopes.append(scope)
         self._bind_parameters(function, args, scope, fresh_inputs)
-        saved = (self.scope, self.cell)
+        saved = (self.scope, self.cell, self.source)
         self.scope, self.cell = scope, function.cell
+        self.source = function.scope.module.source or self.own
         self.stack.append(node)
+        self.frames.add(frame)
         self.returns.append([])
         try:
             if isinstance(node, ast.Lambda):
@@ -411,8 +503,9 @@ class Interpreter(Expressions, KerasSemantics):
         finally:
             depth = len(self.stack)
             self.stack.pop()
+            self.frames.discard(frame)
             returned = self.returns.pop()
-            self.scope, self.cell = saved
+            self.scope, self.cell, self.source = saved
         result = merge_returns(returned)
         key = model_key(result)
         if key is not None:

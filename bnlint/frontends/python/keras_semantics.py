@@ -39,6 +39,7 @@ MODEL_METHODS = frozenset({"compile", *FIT_METHODS, "evaluate_generator", "predi
 # On an object we know nothing about, these still mean Keras (`model = load_model(p); model.fit()`).
 RECEIVER_FREE_METHODS = frozenset({"compile", *FIT_METHODS})
 LEGACY_KERAS_VALUES = frozenset({"1", "true", "True"})  # what TF reads TF_USE_LEGACY_KERAS as
+REDUCE_LIMIT = 64  # items of a literal sequence `functools.reduce` is followed through
 
 
 class Args:
@@ -143,6 +144,7 @@ class KerasSemantics:
         self.loops: list[loops.LoopContext] = []
         self.steps: list[list[str]] = []  # models called by each custom training step being run
         self.evidence: dict[str, str] = {}
+        self.project_evidence: dict[str, str] = {}
         self.flavours: set[str] = set()  # "standalone" (import keras) and/or "tf.keras"
         self._specials = {
             "keras.Sequential": self._sequential,
@@ -160,14 +162,19 @@ class KerasSemantics:
             "builtins.reversed": self._same_sequence,
             "builtins.iter": self._same_sequence,
             "builtins.setattr": self._setattr,
+            "functools.reduce": self._reduce,
         }
 
     # -- runtime evidence -----------------------------------------------------------------------
 
     def _evidence(self, target: str, text: str, node: ast.AST) -> None:
-        if target not in self.evidence:
+        # The file's own evidence, or that of a project module it imports (which counts only when
+        # the file itself says nothing).
+        source = self.source  # type: ignore[attr-defined]
+        evidence = self.evidence if source is self.own else self.project_evidence  # type: ignore[attr-defined]
+        if target not in evidence:
             where = f"line {node.lineno}" if self.cell is None else f"cell {self.cell}, line {node.lineno}"  # type: ignore[attr-defined]
-            self.evidence[target] = f"{text} ({where})"
+            evidence[target] = f"{text} ({where})" if source.path is None else f"{text} ({source.path}, {where})"
 
     def import_evidence(self, qname: str, text: str, node: ast.AST) -> None:
         if qname == "tf_keras" or qname.startswith("tf_keras."):
@@ -197,16 +204,20 @@ class KerasSemantics:
             self._evidence("removed_method", f"{callee}()", node)
 
     def runtime(self) -> Runtime:
+        """What the file's own code says, else what the project modules it imports say."""
+        return self._decide(self.evidence) or self._decide(self.project_evidence) or DEFAULT
+
+    def _decide(self, evidence: dict[str, str]) -> Runtime | None:
         # A v1 BatchNormalization class or TF1 API decides over tf_keras: it is the stricter semantics.
-        if "legacy" in self.evidence:
-            return Runtime("legacy", self.evidence["legacy"])
-        if "keras2" in self.evidence:
-            return Runtime("keras2", self.evidence["keras2"])
-        if "removed_method" in self.evidence:
+        if "legacy" in evidence:
+            return Runtime("legacy", evidence["legacy"])
+        if "keras2" in evidence:
+            return Runtime("keras2", evidence["keras2"])
+        if "removed_method" in evidence:
             # fit_generator() and friends: tf.keras 2; with standalone `keras` imports, Keras <= 2.3.
             standalone = "standalone" in self.flavours and "tf.keras" not in self.flavours
-            return Runtime("legacy" if standalone else "keras2", self.evidence["removed_method"])
-        return DEFAULT
+            return Runtime("legacy" if standalone else "keras2", evidence["removed_method"])
+        return None
 
     def assign_item(self, container: Value, key: Value, value: Value, stmt: ast.stmt) -> None:
         if isinstance(container, Ref) and container.qname == "os.environ" and isinstance(key, Const):
@@ -407,6 +418,20 @@ class KerasSemantics:
         if not args.pos or args.star_unknown or args.kw_unknown:
             return UNKNOWN
         return Partial(args.pos[0], args.pos[1:], dict(args.kw))
+
+    def _reduce(self, args: Args, node: ast.AST) -> Value:
+        """`reduce(f, [a, b, c])` is `f(f(a, b), c)`: how `compose(*layers)` helpers chain layers."""
+        if len(args.pos) < 2 or not isinstance(args.pos[1], Seq) or len(args.pos[1].items) > REDUCE_LIMIT:
+            return args.passthrough(UNKNOWN)
+        items = list(args.pos[1].items)
+        if len(args.pos) > 2:
+            items.insert(0, args.pos[2])
+        if not items:
+            return UNKNOWN
+        result = items[0]
+        for item in items[1:]:
+            result = self.invoke(args.pos[0], Args([result, item]), node)  # type: ignore[attr-defined]
+        return result
 
     def _same_sequence(self, args: Args, node: ast.AST) -> Value:
         if args.pos and isinstance(args.pos[0], (LayerSet, Seq)):

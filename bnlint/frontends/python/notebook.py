@@ -85,7 +85,7 @@ def blank_magics(lines: list[str]) -> tuple[list[str], tuple[str, int] | None]:
     return out, env_setting
 
 
-def analyze_notebook_text(text: str, path: str) -> Unit:
+def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None, project=None) -> Unit:
     """Facts of a notebook's JSON text; a cell that does not parse is skipped and noted."""
     try:
         data = json.loads(text)
@@ -104,11 +104,11 @@ def analyze_notebook_text(text: str, path: str) -> Unit:
         cells.append((index, code))
 
     with gc_paused():
-        _lower_cells(unit, cells)  # the trees are freed when this returns, before GC resumes
+        _lower_cells(unit, cells, file, project)  # the trees are freed when this returns, before GC resumes
     return unit
 
 
-def _lower_cells(unit: Unit, cells: list[tuple[int, str]]) -> None:
+def _lower_cells(unit: Unit, cells: list[tuple[int, str]], file: pathlib.Path | None = None, project=None) -> None:
     keras = mentions_keras(code for _, code in cells)
     chunks: list[tuple[int, ast.Module]] = []
     evidence: dict[str, str] = {}
@@ -126,7 +126,7 @@ def _lower_cells(unit: Unit, cells: list[tuple[int, str]]) -> None:
             continue
         chunks.append((index, tree))
     if keras:
-        lower(unit, chunks, evidence)
+        lower(unit, chunks, evidence, file=file, project=project)
 
 
 def _parse_cell(original: str, blanked: str) -> ast.Module:
@@ -142,11 +142,11 @@ def _parse_cell(original: str, blanked: str) -> ast.Module:
         raise
 
 
-def analyze_file(path: pathlib.Path, display: str) -> Unit:
+def analyze_file(path: pathlib.Path, display: str, project=None) -> Unit:
     """Facts of one `.ipynb` file; `display` is the path as the user gave it."""
     data = read_bytes(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FrontendError(f"not valid UTF-8 (byte {exc.start})") from None
-    return analyze_notebook_text(text, display)
+    return analyze_notebook_text(text, display, path.resolve(), project)

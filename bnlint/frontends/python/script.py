@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import ast
 import gc
-import io
 import pathlib
-import re
-import tokenize
-from collections.abc import Iterable
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.python.imports import IMPORTS_KERAS
 from bnlint.frontends.python.interpreter import Interpreter
+from bnlint.frontends.python.project import ModuleSource, Project
 from bnlint.frontends.python.recorder import FactRecorder
+from bnlint.frontends.python.source import decode, mentions_keras, parse, read_bytes, source_lines
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 
@@ -21,42 +18,12 @@ from bnlint.runtime import DEFAULT
 Chunk = tuple[int | None, ast.Module]
 
 
-def parse(source: str, what: str = "") -> ast.Module:
-    """`ast.parse`, with every way it can fail turned into a one-line FrontendError."""
-    try:
-        return ast.parse(source)
-    except SyntaxError as exc:
-        raise FrontendError(f"{what}syntax error at line {exc.lineno}: {exc.msg}") from None
-    except ValueError as exc:  # null bytes
-        raise FrontendError(f"{what}cannot parse: {exc}") from None
-    except (RecursionError, MemoryError):
-        raise FrontendError(f"{what}too deeply nested to parse") from None
-
-
-_PYTHON_NEWLINE = re.compile(r"\r\n|\r|\n")
-# str.splitlines() also breaks at these, Python's tokenizer does not (form feed is whitespace).
-_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
-
-
-def source_lines(text: str) -> list[str]:
-    """The lines Python numbers: like `text.splitlines()`, but only at \\n, \\r\\n and \\r."""
-    if not any(c in text for c in _OTHER_BREAKS):
-        return text.splitlines()  # the common case, and the fastest
-    lines = _PYTHON_NEWLINE.split(text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def mentions_keras(texts: Iterable[str]) -> bool:
-    """Cheap early exit: does anything import keras, tensorflow, tf_keras, keras_hub, ...?"""
-    return any(("keras" in text or "tensorflow" in text) and IMPORTS_KERAS.search(text) for text in texts)
-
-
-def lower(unit: Unit, chunks: list[Chunk], evidence: dict[str, str] | None = None) -> Unit:
-    """Interpret the chunks as one program, filling `unit` with facts and its runtime."""
+def lower(unit: Unit, chunks: list[Chunk], evidence: dict[str, str] | None = None,
+          file: pathlib.Path | None = None, project: Project | None = None) -> Unit:
+    """Interpret the chunks as one program, filling `unit` with facts and its runtime. With a
+    `project`, the project's own modules the code imports (from `file`) are read too."""
     recorder = FactRecorder(unit)
-    interpreter = Interpreter(recorder, unit.sources)
+    interpreter = Interpreter(recorder, ModuleSource(None, unit.sources, file), project)
     if evidence:
         interpreter.evidence.update(evidence)
     try:
@@ -89,43 +56,19 @@ class gc_paused:
             gc.enable()
 
 
-def analyze_source(source: str, path: str) -> Unit:
-    """Facts of one script's source text. Raises FrontendError for a syntax error."""
+def analyze_source(source: str, path: str, file: pathlib.Path | None = None, project: Project | None = None) -> Unit:
+    """Facts of one script's source text. Raises FrontendError for a syntax error.
+
+    A file that mentions no Keras-family import and no training is not even parsed: nothing in it
+    can be a finding, and its syntax is someone else's business."""
     unit = Unit(path=path, kind="script", runtime=DEFAULT, sources={None: source_lines(source)})
-    with gc_paused():
-        _lower_source(unit, source)  # the tree is freed when this returns, before GC resumes
+    if mentions_keras((source,)):
+        with gc_paused():
+            lower(unit, [(None, parse(source))], file=file, project=project)  # the tree is freed before GC resumes
     return unit
 
 
-def _lower_source(unit: Unit, source: str) -> None:
-    tree = parse(source)  # a file that is not Python is reported even when it has no Keras
-    if mentions_keras((source,)):
-        lower(unit, [(None, tree)])
-
-
-def decode(data: bytes) -> str:
-    """Source bytes to text, honouring a PEP 263 coding cookie and a UTF-8 BOM."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # an unknown or inconsistent coding cookie
-        raise FrontendError(f"not valid source: {exc.msg if hasattr(exc, 'msg') else exc}") from None
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        label = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
-        raise FrontendError(f"not valid {label} (byte {exc.start})") from None
-    except LookupError:
-        raise FrontendError(f"unknown encoding {encoding!r}") from None
-
-
-def read_bytes(path: pathlib.Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise FrontendError(f"cannot read: {exc.strerror or exc}") from None
-
-
-def analyze_file(path: pathlib.Path, display: str) -> Unit:
+def analyze_file(path: pathlib.Path, display: str, project: Project | None = None) -> Unit:
     """Facts of one `.py` file; `display` is the path as the user gave it."""
-    return analyze_source(decode(read_bytes(path)), display)
+    return analyze_source(decode(read_bytes(path)), display, path.resolve(), project)
 

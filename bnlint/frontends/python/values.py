@@ -159,6 +159,19 @@ class Instance(Value):
         self.ran: set[str] = set()  # methods already interpreted with this instance as self
 
 
+class Module(Value):
+    """A module of the project (`import models.backbone as bb`): its scope once read, and where
+    it was imported from, so that `bb.sub` can find a submodule."""
+
+    __slots__ = ("name", "scope", "importer", "level")
+
+    def __init__(self, name: str, scope: Any, importer: Any, level: int = 0) -> None:
+        self.name = name  # dotted, as imported
+        self.scope = scope  # its module scope
+        self.importer = importer  # the Path of the importing file
+        self.level = level  # leading dots of a relative import
+
+
 class Partial(Value):
     """`functools.partial(func, *args, **kwargs)`."""
 
