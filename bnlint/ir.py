@@ -84,6 +84,7 @@ class TrainableChange:
     scope: Literal["model", "layers", "some_layers", "batchnorm"]
     location: Location
     keeps_bn_frozen: bool = False  # the same statement/loop keeps BatchNormalization frozen
+    skips_bn: bool = False  # a freeze of every layer but BatchNormalization (they keep their flag)
     order: int = 0
 
 

@@ -194,9 +194,9 @@ def _apply(state: State, change: TrainableChange, scope: str) -> None:
             return
         if state.first_freeze is None:
             state.first_freeze = change.order
-        if scope in ("model", "layers"):
+        if scope in ("model", "layers") and not change.skips_bn:
             state.frozen, state.some_frozen, state.bn_trainable = True, True, False
-        else:  # some_layers: the rest still trains, its BN layers may be among them
+        else:  # a slice, or all but BatchNormalization: the rest (its BN layers perhaps) still trains
             state.some_frozen = True
         return
     # value True: an unfreeze only once something was frozen

@@ -23,11 +23,13 @@ from bnlint.frontends.python.values import (
     Module,
     Ref,
     Seq,
+    Super,
     Tensor,
     Value,
 )
 
 MAX_FOLDED = 10_000  # longest string/tuple constant folding may build
+MAX_UNROLLED = 16  # a comprehension over a literal list this short is evaluated per element
 
 # Builtins that mean something to the analysis; other unbound names are UNKNOWN.
 BUILTINS = frozenset({"enumerate", "setattr", "list", "tuple", "reversed", "iter", "isinstance", "super"})
@@ -120,6 +122,11 @@ class Expressions:
             ast.NamedExpr: self._e_namedexpr,
             ast.Starred: self._e_inner,
             ast.Await: self._e_inner,
+            ast.JoinedStr: self._e_fstring,
+            ast.ListComp: self._e_comprehension,
+            ast.SetComp: self._e_comprehension,
+            ast.GeneratorExp: self._e_comprehension,
+            ast.DictComp: self._e_comprehension,
         }
 
     def ev(self, node: ast.expr) -> Value:
@@ -168,9 +175,14 @@ class Expressions:
             return owner.lookup(name) or UNKNOWN
         if isinstance(owner, Module):
             return self.module_attribute(owner, name)
+        if isinstance(owner, Super):
+            return self.super_attribute(owner, name)
         return self.keras_attribute(owner, name, node)
 
     def _e_call(self, node: ast.Call) -> Value:
+        folded = self._literal_method(node)
+        if folded is not None:
+            return folded
         function = self.ev(node.func)
         pos: list[Value] = []
         star_unknown = kw_unknown = False
@@ -227,6 +239,11 @@ class Expressions:
                 return UNKNOWN
         if isinstance(owner, Mapping) and isinstance(key, Const) and isinstance(key.value, str):
             return owner.items.get(key.value, UNKNOWN)
+        if isinstance(owner, (Seq, Mapping)):
+            # `self.backbones[name]` with an unknown key: when every entry is the same constructor
+            # family, any entry stands for them all.
+            entries = list(owner.items if isinstance(owner, Seq) else owner.items.values())
+            return entries[0] if entries and self.interchangeable(entries) else UNKNOWN
         return FOREIGN if owner is FOREIGN else UNKNOWN
 
     def _e_sequence(self, node: ast.Tuple | ast.List) -> Value:
@@ -322,6 +339,81 @@ class Expressions:
 
     def _e_inner(self, node: ast.Starred | ast.Await) -> Value:
         return self.ev(node.value)
+
+    def _e_fstring(self, node: ast.JoinedStr) -> Value:
+        """An f-string of known parts is a known string (`f"https://tfhub.dev/{family}/5"`)."""
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts.append(str(value.value))
+                continue
+            inner = self.ev(value.value) if isinstance(value, ast.FormattedValue) else UNKNOWN
+            if not isinstance(inner, Const) or value.format_spec is not None or value.conversion not in (-1, 115):
+                return UNKNOWN
+            parts.append(str(inner.value))
+        text = "".join(parts)
+        return Const(text) if len(text) <= MAX_FOLDED else UNKNOWN
+
+    def _literal_method(self, node: ast.Call) -> Value | None:
+        """`"…{}".format(name)` and `table.get(key)` on known values; None when it is not one."""
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in ("format", "get") or node.keywords:
+            return None
+        if not isinstance(func.value, (ast.Constant, ast.Name, ast.Attribute)):
+            return None  # `f(x).format(...)`: evaluating the receiver twice could record facts twice
+        receiver = self.ev(func.value)
+        if not isinstance(receiver, (Const, Mapping)):
+            return None
+        args = [self.ev(a) for a in node.args if not isinstance(a, ast.Starred)]
+        if len(args) != len(node.args) or not all(isinstance(a, Const) for a in args):
+            return UNKNOWN
+        if func.attr == "format" and isinstance(receiver, Const) and isinstance(receiver.value, str):
+            try:
+                text = receiver.value.format(*(a.value for a in args))  # type: ignore[union-attr]
+            except (IndexError, KeyError, ValueError, AttributeError):
+                return UNKNOWN
+            return Const(text) if len(text) <= MAX_FOLDED else UNKNOWN
+        if func.attr == "get" and isinstance(receiver, Mapping) and args and isinstance(args[0].value, str):  # type: ignore[union-attr]
+            return receiver.items.get(args[0].value, args[1] if len(args) > 1 else NONE)  # type: ignore[union-attr]
+        return None
+
+    def _e_comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> Value:
+        """The element evaluated once, its targets unknown (each item of a short literal list when
+        there is one generator): `[base.get_layer(n).output for n in names]` is a list of base's
+        outputs. Comprehension variables live in their own scope, as in Python 3."""
+        saved = self.scope
+        self.scope = Scope(saved, saved.module)
+        try:
+            first, *rest = node.generators
+            iterable = self.ev(first.iter)
+            items = iterable.items if isinstance(iterable, Seq) and not rest and len(iterable.items) <= MAX_UNROLLED else [UNKNOWN]
+            for generator in rest:
+                self.ev(generator.iter)
+                self._bind_unknown(generator.target)
+            results = []
+            for item in items:
+                self._bind_value(first.target, item)
+                for condition in (c for g in node.generators for c in g.ifs):
+                    self.ev(condition)
+                if isinstance(node, ast.DictComp):
+                    self.ev(node.key)
+                    results.append(self.ev(node.value))
+                else:
+                    results.append(self.ev(node.elt))
+        finally:
+            self.scope = saved
+        return Seq(results) if not isinstance(node, ast.DictComp) else UNKNOWN
+
+    def _bind_unknown(self, target: ast.expr) -> None:
+        for name in ast.walk(target):
+            if isinstance(name, ast.Name):
+                self.scope.vars[name.id] = UNKNOWN
+
+    def _bind_value(self, target: ast.expr, value: Value) -> None:
+        if isinstance(target, ast.Name):
+            self.scope.vars[target.id] = value
+        else:
+            self._bind_unknown(target)
 
 
 def merge_returns(values: list[Value]) -> Value:

@@ -8,6 +8,7 @@ body runs once, a function body runs when the function is called. Keras meaning 
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -34,12 +35,14 @@ from bnlint.frontends.python.values import (
     Module,
     Ref,
     Seq,
+    Super,
     Tensor,
     Value,
 )
 from bnlint.ir import Location
 
 MAX_DEPTH = 24  # nested user-function calls interpreted at once
+RECURSION_LIMIT = 4  # activations of one function (same closure) at once
 STATEMENT_BUDGET = 200_000  # beyond this, calls are no longer followed (pathological inputs)
 UNROLL = 16  # loops over a literal list this short run once per element
 # What makes a never-called function worth interpreting (besides the module's own names).
@@ -63,7 +66,8 @@ class Interpreter(Expressions, KerasSemantics):
         self.module.source = own
         self.cell: int | None = None
         self.stack: list[ast.AST] = []
-        self.frames: set[tuple[int, int]] = set()  # (def, closure) pairs running now
+        self.frames: Counter[tuple[int, int]] = Counter()  # (def, closure) pairs running now
+        self.methods: list[Function] = []  # the functions running now, innermost last
         self.returns: list[list[Value]] = []
         self.budget = STATEMENT_BUDGET
         self.called: set[int] = set()
@@ -213,15 +217,17 @@ class Interpreter(Expressions, KerasSemantics):
 
     # -- statements -----------------------------------------------------------------------------
 
-    def run_block(self, body: Iterable[ast.stmt]) -> None:
+    def run_block(self, body: Iterable[ast.stmt]) -> bool:
+        """Run statements in order; True when they certainly return (the rest is dead code):
+        a `return`, or an `if` whose test is a constant, or whose arms both return."""
         table = self._stmt
         for stmt in body:
             self.budget -= 1
             handler = table.get(type(stmt))
-            if handler is not None:
-                handler(stmt)
-            if type(stmt) is ast.Return:
-                break  # the rest of this block is dead code
+            returned = handler(stmt) if handler is not None else None
+            if returned is True or type(stmt) is ast.Return:
+                return True
+        return False
 
     def _s_expr(self, node: ast.Expr) -> None:
         if type(node.value) is not ast.Constant:  # docstrings
@@ -372,7 +378,7 @@ class Interpreter(Expressions, KerasSemantics):
         if self.returns:
             self.returns[-1].append(value)
 
-    def _s_if(self, node: ast.If) -> None:
+    def _s_if(self, node: ast.If) -> bool:
         test = self.ev(node.test)
         if isinstance(test, Const):
             try:
@@ -380,9 +386,8 @@ class Interpreter(Expressions, KerasSemantics):
             except Exception:  # noqa: BLE001 - a folded constant with an odd __bool__
                 taken = None
             if taken is not None:
-                self.run_block(node.body if taken else node.orelse)
-                return
-        self.run_guarded(node)
+                return self.run_block(node.body if taken else node.orelse)
+        return self.run_guarded(node)
 
     def _s_for(self, node: ast.For | ast.AsyncFor) -> None:
         marker = self.step_finder.marker(node)
@@ -476,10 +481,11 @@ class Interpreter(Expressions, KerasSemantics):
         self.called.add(id(node))
         if isinstance(function.owner, Instance):
             function.owner.ran.add(node.name)  # type: ignore[attr-defined]
-        # Recursion is a function running inside itself with the same closure; closures made by
-        # one `def` or `lambda` in different calls (what `reduce`-based `compose()` builds) are not.
+        # Recursion is a function running inside itself with the same closure (followed a few
+        # levels: `build(depth - 1)` reaches its base case); closures made by one `def` or
+        # `lambda` in different calls (what `reduce`-based `compose()` builds) are not recursion.
         frame = (id(node), id(function.scope))
-        if self.budget <= 0 or frame in self.frames or len(self.stack) >= MAX_DEPTH:
+        if self.budget <= 0 or self.frames[frame] >= RECURSION_LIMIT or len(self.stack) >= MAX_DEPTH:
             return args.passthrough(UNKNOWN)
         scope = Scope(function.scope, function.scope.module)
         self._scopes.append(scope)
@@ -488,7 +494,8 @@ class Interpreter(Expressions, KerasSemantics):
         self.scope, self.cell = scope, function.cell
         self.source = function.scope.module.source or self.own
         self.stack.append(node)
-        self.frames.add(frame)
+        self.methods.append(function)
+        self.frames[frame] += 1
         self.returns.append([])
         try:
             if isinstance(node, ast.Lambda):
@@ -503,7 +510,8 @@ class Interpreter(Expressions, KerasSemantics):
         finally:
             depth = len(self.stack)
             self.stack.pop()
-            self.frames.discard(frame)
+            self.methods.pop()
+            self.frames[frame] -= 1
             returned = self.returns.pop()
             self.scope, self.cell, self.source = saved
         result = merge_returns(returned)
@@ -570,6 +578,24 @@ class Interpreter(Expressions, KerasSemantics):
                 finally:
                     self.contexts.pop()
         return instance
+
+    def make_super(self) -> Value:
+        """`super()`: the instance and method running now, if a method of a user class is."""
+        for function in reversed(self.methods):
+            if isinstance(function.owner, Instance):
+                return Super(function.owner, function.node)
+        return UNKNOWN
+
+    def super_attribute(self, sup: Super, name: str) -> Value:
+        """The next class's `name` in the instance's class order, after the one defining the method."""
+        order = sup.instance.cls.mro()
+        defining = next((i for i, cls in enumerate(order) if any(m.node is sup.method for m in cls.methods.values())), None)
+        if defining is None:
+            return UNKNOWN
+        for cls in order[defining + 1:]:
+            if name in cls.methods:
+                return cls.methods[name].bind(sup.instance)
+        return UNKNOWN  # a Keras base class (keras.Model.__init__): nothing to follow
 
     def attribute_of_instance(self, instance: Instance, name: str) -> Value | None:
         if name in instance.attrs:

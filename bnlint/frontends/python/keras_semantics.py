@@ -163,6 +163,7 @@ class KerasSemantics:
             "builtins.iter": self._same_sequence,
             "builtins.setattr": self._setattr,
             "functools.reduce": self._reduce,
+            "builtins.super": lambda args, node: self.make_super(),  # type: ignore[attr-defined]
         }
 
     # -- runtime evidence -----------------------------------------------------------------------
@@ -240,6 +241,12 @@ class KerasSemantics:
         return FOREIGN
 
     # -- names ----------------------------------------------------------------------------------
+
+    def interchangeable(self, entries: list[Value]) -> bool:
+        """Whether these values are all known constructors that agree on holding BatchNormalization
+        (a table of backbones): then one stands for any of them."""
+        infos = [knowledge.constructor_info(canonical(e.qname)) if isinstance(e, Ref) else None for e in entries]
+        return all(i is not None for i in infos) and len({(i.contains_bn, i.kind) for i in infos}) == 1  # type: ignore[union-attr]
 
     def is_keras_name(self, qname: str) -> bool:
         name = canonical(qname)
@@ -534,13 +541,14 @@ class KerasSemantics:
         loops.link_bn_freezes(context, self.rec.keep_bn_frozen)
         return True
 
-    def run_guarded(self, node: ast.If) -> None:
-        """Both arms of an `if` run; inside a layer loop, each arm knows which layers it reaches."""
+    def run_guarded(self, node: ast.If) -> bool:
+        """Both arms of an `if` run; inside a layer loop, each arm knows which layers it reaches.
+        True when both arms certainly return."""
         context = self.loops[-1] if self.loops else None
         if context is None:
-            self.run_block(node.body)  # type: ignore[attr-defined]
-            self.run_block(node.orelse)  # type: ignore[attr-defined]
-            return
+            body = self.run_block(node.body)  # type: ignore[attr-defined]
+            orelse = self.run_block(node.orelse)  # type: ignore[attr-defined]
+            return body and orelse and bool(node.orelse)
         guards = loops.classify(node.test, self._is_loop_layer, self._is_bn_class)
         depth = len(context.guards)
         context.guards.extend(guards)
@@ -550,6 +558,7 @@ class KerasSemantics:
             context.guards.extend(loops.invert(guards))
             self.run_block(node.orelse)  # type: ignore[attr-defined]
             del context.guards[depth:]
+        return False
 
 
 def dotted(node: ast.expr) -> str:

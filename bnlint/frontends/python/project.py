@@ -37,7 +37,7 @@ class Project:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self._parsed: dict[Path, tuple[str, ast.Module] | None] = {}
+        self._parsed: dict[Path, tuple[tuple[int, int], tuple[str, ast.Module] | None]] = {}
 
     def resolve(self, importer: Path, module: str, level: int) -> Path | None:
         """The file that `import module` (or `from .module`, `level` dots) means in `importer`."""
@@ -73,10 +73,17 @@ class Project:
         return None
 
     def load(self, file: Path) -> tuple[str, ast.Module] | None:
-        """(text, tree) of a project module, or None when it cannot or need not be read."""
-        if file not in self._parsed:
-            self._parsed[file] = self._read(file)
-        return self._parsed[file]
+        """(text, tree) of a project module, or None when it cannot be read; parsed again only
+        when the file changed since (a long-lived process: an editor, the test suite)."""
+        try:
+            stat = file.stat()
+            version = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            return None
+        cached = self._parsed.get(file)
+        if cached is None or cached[0] != version:
+            cached = self._parsed[file] = (version, self._read(file))
+        return cached[1]
 
     @staticmethod
     def _read(file: Path) -> tuple[str, ast.Module] | None:

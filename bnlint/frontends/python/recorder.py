@@ -164,6 +164,8 @@ class FactRecorder:
             self.unit.trainable_changes.append(change)
         if keeps_bn_frozen:
             self.keep_bn_frozen(change)
+        if value is False and not freezes_bn:
+            change.skips_bn = True
         model = self.unit.models[target]
         if value is False:
             if scope == "batchnorm":

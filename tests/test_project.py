@@ -1,0 +1,118 @@
+"""A script is read as part of its project: the project's own modules it imports are read too.
+
+`tests/fixtures/project` is laid out like a real repository: a package `mlproj` with a builder
+(`models/backbone.py`), a base class in a sibling module reached by a relative import
+(`models/base.py`, `models/classifier.py`), freeze helpers applied through a callback
+(`freezing.py`, `trainer.py`), scripts at the root and in a subfolder, and an old project
+(`legacy/`) whose Keras version only its model module betrays.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bnlint.cli import cli
+from bnlint.config import Settings
+from bnlint.scan import scan
+
+PROJECT = Path(__file__).resolve().parent / "fixtures" / "project"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT, root)
+    (root / ".git").mkdir()
+    monkeypatch.chdir(root)
+    return root
+
+
+def findings(paths=(".",), settings=None):
+    report = scan(list(paths), settings or Settings(cache=False, jobs=1))
+    assert report.errors == []
+    return {(f.path, f.line, f.rule, f.verdict): f for f in report.findings}
+
+
+def test_a_builder_and_a_freeze_callback_from_other_modules(project):
+    found = findings(["train_callback.py"])
+    (finding,) = found.values()
+    # The base is built in mlproj/models/backbone.py and frozen by mlproj/freezing.py, through the
+    # callback mlproj/trainer.py applies before it fits: latent on tf.keras, at this call.
+    assert (finding.path, finding.line, finding.rule, finding.verdict) == ("train_callback.py", 10, "BN001", "latent")
+    assert finding.subject.cls == "ResNet50"
+    assert [(r.role, r.path, r.line) for r in finding.related] == [("training", "mlproj/trainer.py", 8)]
+
+
+def test_the_runtime_comes_from_the_project_modules_when_the_script_says_nothing(project):
+    (finding,) = findings(["train_callback.py"]).values()
+    assert (finding.runtime.target, finding.runtime.source) == ("keras2", "import tf_keras (mlproj/models/backbone.py, line 2)")
+    (legacy,) = findings(["legacy/train.py"]).values()
+    assert legacy.runtime.target == "legacy" and "legacy/nets.py" in legacy.runtime.source
+    assert (legacy.rule, legacy.verdict, legacy.severity) == ("BN001", "active", "error")
+
+
+def test_the_scripts_own_evidence_wins(project):
+    script = project / "train_callback.py"
+    script.write_text("import keras\n" + script.read_text())
+    # `import keras` says nothing about the version: the project's tf_keras still decides.
+    assert {f.runtime.target for f in findings(["train_callback.py"]).values()} == {"keras2"}
+    script.write_text("import tf_keras\nfrom keras.layers.normalization import BatchNormalization\n" + script.read_text())
+    assert {f.runtime.target for f in findings(["train_callback.py"]).values()} == {"legacy"}
+
+
+def test_a_base_class_in_a_sibling_module_is_followed_and_its_problem_reported_there_once(project):
+    found = findings(["train_classifier.py", "train_classifier_again.py"])
+    assert list(found) == [("mlproj/models/base.py", 15, "BN001", "latent")]
+    (finding,) = found.values()
+    assert finding.source.file == str(project / "mlproj" / "models" / "base.py")
+    assert finding.related[0].path == "train_classifier.py"
+
+
+def test_a_script_in_a_subfolder_imports_the_package_from_the_root(project):
+    found = findings(["scripts/finetune.py"])
+    assert list(found) == [("scripts/finetune.py", 10, "BN001", "exposed")]
+    (finding,) = found.values()
+    assert [(r.role, r.path, r.line) for r in finding.related] == [
+        ("unfreeze", "mlproj/freezing.py", 9), ("training", None, 15)]
+
+
+def test_the_whole_project_gives_each_problem_once(project):
+    assert sorted(findings()) == [
+        ("legacy/train.py", 10, "BN001", "active"),
+        ("mlproj/models/base.py", 15, "BN001", "latent"),
+        ("scripts/finetune.py", 10, "BN001", "exposed"),
+        ("train_callback.py", 10, "BN001", "latent"),
+    ]
+
+
+def test_an_edit_to_an_imported_module_is_not_hidden_by_the_cache(project):
+    settings = Settings(cache_dir=project / ".cache", jobs=1)
+    assert ("train_callback.py", 10, "BN001", "latent") in findings(["train_callback.py"], settings)
+    freezing = project / "mlproj" / "freezing.py"
+    freezing.write_text(freezing.read_text().replace("model.trainable = False", "pass"))
+    assert findings(["train_callback.py"], settings) == {}
+
+
+def test_suppressions_in_the_module_where_the_finding_is(project):
+    base = project / "mlproj" / "models" / "base.py"
+    base.write_text(base.read_text().replace("self.backbone(x))", "self.backbone(x))  # noqa: BN001"))
+    assert findings(["train_classifier.py"]) == {}
+
+
+def test_json_names_the_other_file_of_a_related_place(project):
+    result = CliRunner().invoke(cli, ["check", "train_classifier.py", "--no-confirm", "--no-cache", "--format", "json"])
+    (finding,) = json.loads(result.output)["findings"]
+    assert finding["path"] == "mlproj/models/base.py"
+    assert finding["related"] == [{"line": 6, "column": 1, "cell": None, "message": "trained here (fit)", "path": "train_classifier.py"}]
+
+
+def test_without_a_project_unknown_imports_stay_unknown():
+    from bnlint import api
+
+    code = (PROJECT / "train_callback.py").read_text()
+    assert api.lint_source(code) == []
