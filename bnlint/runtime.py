@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -142,10 +144,16 @@ def _requirement_lines(path: Path) -> list[str]:
     return lines
 
 
+@lru_cache(maxsize=4096)
 def _pin_files(folder: Path) -> list[Path]:
+    """The pin files in one folder (one directory listing, not a glob per pattern)."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
+    except OSError:
+        return []
     found: list[Path] = []
     for pattern in PIN_FILES:
-        found += [p for p in sorted(folder.glob(pattern)) if p not in found]
+        found += [folder / n for n in names if fnmatch.fnmatch(n, pattern) and folder / n not in found]
     return found
 
 
@@ -160,3 +168,9 @@ def from_pins(folder: Path) -> Runtime | None:
         if (directory / ".git").exists():
             break  # pins above the repository are not this project's
     return None
+
+
+def forget_pins() -> None:
+    """Read pin files afresh (a new scan in a long-lived process: an editor, the test suite)."""
+    from_pins.cache_clear()
+    _pin_files.cache_clear()

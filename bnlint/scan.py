@@ -14,7 +14,7 @@ from bnlint.findings import Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
 from bnlint.ir import Runtime, Unit
 from bnlint.rules import load_rules
-from bnlint.runtime import DEFAULT, from_pins
+from bnlint.runtime import DEFAULT, forget_pins, from_pins
 from bnlint.selection import enabled_rules, file_filter
 
 # Below this many inputs a process pool costs more than it saves.
@@ -35,6 +35,11 @@ def _read_unit(item: Input, resolved: Path) -> Unit:
 
 
 _PROJECTS: dict[Path, object] = {}
+_CWD: list[Path] = []  # the folder bnlint runs in, read once per scan (each `Path.cwd()` is a system call)
+
+
+def _cwd() -> Path:
+    return _CWD[0] if _CWD else Path.cwd()
 
 
 def _project_for(resolved: Path):
@@ -42,8 +47,8 @@ def _project_for(resolved: Path):
     script is inside it), else its own folder. One per process, so modules are parsed once."""
     from bnlint.frontends.python.project import Project
 
-    cwd = Path.cwd()
-    root = repository_root(resolved.parent) or (cwd if cwd in resolved.parents else resolved.parent)
+    cwd = _cwd()
+    root = repository_root(resolved.parent) or (cwd if str(resolved).startswith(str(cwd) + os.sep) else resolved.parent)
     if root not in _PROJECTS:
         _PROJECTS[root] = Project(root)
     return _PROJECTS[root]
@@ -119,14 +124,16 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
     except (OSError, MemoryError, RecursionError) as exc:
         findings, errors = [], [InputError(item.display, f"cannot read: {exc}")]
     else:
-        unit.runtime = resolve_runtime(unit, resolved.parent, settings)
-        rules = load_rules(settings.rules_dirs)
-        per_file = file_filter(settings, item.display)
-        findings = run_rules(unit, rules, lambda rule_id: rule_id in job.enabled and per_file(rule_id))
         errors = [InputError(item.display, problem) for problem in unit.problems]
+        findings = []
+        if unit.models or unit.calls or unit.trainings:  # most files of a repository hold no facts
+            unit.runtime = resolve_runtime(unit, resolved.parent, settings)
+            rules = load_rules(settings.rules_dirs)
+            per_file = file_filter(settings, item.display)
+            findings = run_rules(unit, rules, lambda rule_id: rule_id in job.enabled and per_file(rule_id))
         _sources(unit, item, resolved, findings)
-        # The findings depend on the project modules read too: a change to one is a cache miss.
-        deps = {other: _digest(other) for other in unit.files.values()}
+        if use_cache:  # the findings depend on the project modules read too: a change to one is a miss
+            deps = {other: _digest(other) for other in unit.files.values()}
     if use_cache:
         cache.store(settings.cache_dir, key, findings, errors, deps)
     return findings, errors
@@ -145,6 +152,8 @@ def _pool_context():
 
 
 def scan(paths: list[str], settings: Settings) -> Report:
+    _CWD[:] = [Path.cwd()]
+    forget_pins()
     rules = load_rules(settings.rules_dirs)
     digest = ",".join(f"{r.id}:{r.source}:{r.source.stat().st_mtime_ns}" for r in rules)
     job = _Job(settings, frozenset(enabled_rules(settings, rules)), digest)

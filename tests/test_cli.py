@@ -141,7 +141,7 @@ def test_per_file_ignores_from_pyproject(project):
 
 
 def test_bad_inputs_get_one_line_each_and_exit_2_while_the_rest_is_scanned(project):
-    (project / "broken.py").write_text("import keras\ndef f(:\n")
+    (project / "broken.py").write_text("import keras\nbase.trainable = False\nmodel.fit(:\n")
     (project / "notebook.ipynb").write_text("{not json")
     (project / "model.keras").write_bytes(b"PK\x03\x04 truncated")
     result = CliRunner().invoke(cli, ["check", ".", "missing.py", "--no-confirm", "--no-cache"], catch_exceptions=False)

@@ -41,7 +41,9 @@ def _evidence() -> _Evidence:
 def path_runtime(qname: str) -> str | None:
     """"legacy" or "keras2" when this raw path exists only there, else None."""
     evidence = _evidence()
-    raw = "tensorflow." + qname[len(_COMPAT_V1):] if qname.startswith(_COMPAT_V1) else qname
+    # `tf.compat.v1.Session` is TF1's `tf.Session`; `tf.compat.v1.keras` is tf.keras with v1 classes.
+    v1_api = qname.startswith(_COMPAT_V1) and not qname.startswith(_COMPAT_V1 + "keras")
+    raw = "tensorflow." + qname[len(_COMPAT_V1):] if v1_api else qname
     if raw in evidence.legacy_paths or raw.startswith(evidence.legacy_prefixes):
         return "legacy"
     name = canonical(qname)

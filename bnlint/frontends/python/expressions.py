@@ -59,7 +59,7 @@ TRUE, FALSE, NONE = Const(True), Const(False), Const(None)
 class Scope:
     """A function's (or the module's) variables; closures read their parent's."""
 
-    __slots__ = ("vars", "parent", "module", "global_names", "source")
+    __slots__ = ("vars", "parent", "module", "global_names", "source", "lazy")
 
     def __init__(self, parent: Scope | None, module: Scope | None, source=None) -> None:
         self.vars: dict[str, Value] = {}
@@ -67,12 +67,17 @@ class Scope:
         self.module = module or self
         self.global_names: set[str] = set()
         self.source = source  # a module scope: the ModuleSource it was read from
+        self.lazy = None  # an imported module's scope: its LazyModule, which defines names on demand
 
     def lookup(self, name: str) -> Value | None:
         scope: Scope | None = self
         while scope is not None:
             if name in scope.vars:
                 return scope.vars[name]
+            if scope.lazy is not None:
+                scope.lazy.load(name)
+                if name in scope.vars:
+                    return scope.vars[name]
             scope = scope.parent
         return self.module.vars.get(name)
 

@@ -21,6 +21,7 @@ from bnlint.frontends.python.expressions import (
     merge_returns,
 )
 from bnlint.frontends.python.keras_semantics import Args, KerasSemantics, dotted, model_key
+from bnlint.frontends.python.lazy_module import LazyModule
 from bnlint.frontends.python.project import ModuleSource, Project
 from bnlint.frontends.python.recorder import FactRecorder
 from bnlint.frontends.python.training import StepFinder
@@ -42,12 +43,16 @@ from bnlint.frontends.python.values import (
 from bnlint.ir import Location
 
 MAX_DEPTH = 24  # nested user-function calls interpreted at once
-RECURSION_LIMIT = 4  # activations of one function (same closure) at once
+RECURSION_LIMIT = 1  # activations of one function (same closure) at once
 STATEMENT_BUDGET = 200_000  # beyond this, calls are no longer followed (pathological inputs)
 UNROLL = 16  # loops over a literal list this short run once per element
 # What makes a never-called function worth interpreting (besides the module's own names).
 ORPHAN_KEYWORDS = (*imports.KERAS_FAMILY, "trainable", "compile", "fit", "environ", "putenv", "TF_USE_LEGACY_KERAS")
 MAX_RELEVANT_NAMES = 64
+# What a never-called function must mention to be worth interpreting: a training event, a freeze,
+# a `training=` argument, or the switches that decide the runtime.
+ORPHAN_TRAINING_WORDS = ("fit", "train_on_batch", "apply_gradients", "minimize", "trainable", "training=True",
+                         "training = True", "train_step", "estimator", "environ", "putenv", "TF_USE_LEGACY_KERAS")
 MAX_MODULES = 64  # project modules read for one script
 
 
@@ -61,7 +66,8 @@ class Interpreter(Expressions, KerasSemantics):
         self.source = own
         self.project = project
         self.modules: dict[Path, Scope] = {}  # project modules read so far, by resolved file
-        self.foreign: set[int] = set()  # ids of defs and classes from other modules (no orphan runs)
+        # ids of defs and classes from other modules: never run as orphans for their own sake
+        self.foreign: dict[int, ModuleSource] = {}
         self.module = self.scope
         self.module.source = own
         self.cell: int | None = None
@@ -129,28 +135,42 @@ class Interpreter(Expressions, KerasSemantics):
                 done_classes += 1
                 if id(cls.node) in self.foreign and not cls.instances:
                     continue
-                if not cls.instances and not cls.is_keras and not self._may_matter(cls.node):
+                if not cls.instances and not self._may_matter(cls.node):
                     continue
                 if not cls.instances:
                     self.cell = cls.cell  # the class itself is the site: locate it in its cell
                     self.instantiate(cls, Args(star_unknown=True, kw_unknown=True), cls.node)
                 for instance in list(cls.instances):
                     for name, method in cls.all_methods().items():
-                        if name not in instance.ran and id(method.node) not in self.called:
-                            self.invoke_function(method.bind(instance), Args(star_unknown=True, kw_unknown=True), method.node)
+                        node = method.node
+                        if name in instance.ran or id(node) in self.called:
+                            continue
+                        # A method of this module's instance, possibly inherited from another module.
+                        if self._may_matter(node):
+                            self.invoke_function(method.bind(instance), Args(star_unknown=True, kw_unknown=True), node)
 
     def _defined(self, node: ast.AST) -> None:
         self.cell_of[id(node)] = self.cell
         if self.source is not self.own:
-            self.foreign.add(id(node))
+            self.foreign[id(node)] = self.source
+            for stmt in getattr(node, "body", ()) if isinstance(node, ast.ClassDef) else ():
+                self.foreign[id(stmt)] = self.source  # its methods' text is in that module too
         if self.scope is not self.scope.module:
             self.nested.add(id(node))
 
     def _may_matter(self, node: ast.AST) -> bool:
-        """Can interpreting this never-called function or class produce a fact? Its parameters
-        are unknown, so only names it reaches from outside can: a Keras-family module or model,
-        another user function or class, or `.trainable` / `.compile` / `.fit` / the legacy-Keras
-        switch. A text search for those names is much cheaper than interpreting the body."""
+        """Can interpreting this never-called function or class produce a finding? Only if it
+        trains, freezes or sets `training` (what it builds and returns goes nowhere: nothing calls
+        it), and only through names it reaches from outside: a Keras-family module or model, another
+        user function or class, or `.trainable` / `.compile` / `.fit` / the legacy-Keras switch.
+        Text searches for those are much cheaper than interpreting the body."""
+        source = self.foreign.get(id(node), self.own)
+        lines = source.lines.get(self.cell_of.get(id(node), self.cell) if source is self.own else None) or []
+        # From the first body line: the `def name(` line would always mention the function itself.
+        body = node.body  # type: ignore[attr-defined]
+        text = "\n".join(lines[body[0].lineno - 1 : node.end_lineno])  # type: ignore[attr-defined]
+        if not any(word in text for word in ORPHAN_TRAINING_WORDS):
+            return False
         if self._relevant_names is None:
             names = set(ORPHAN_KEYWORDS)
             for name, value in self.module.vars.items():
@@ -163,10 +183,6 @@ class Interpreter(Expressions, KerasSemantics):
             # A library-sized module (searching would cost more than interpreting), or a closure
             # that may use its enclosing function's models: interpret.
             return True
-        lines = self.own.lines.get(self.cell_of.get(id(node), self.cell)) or []
-        # From the first body line: the `def name(` line would always mention the function itself.
-        body = node.body  # type: ignore[attr-defined]
-        text = "\n".join(lines[body[0].lineno - 1 : node.end_lineno])  # type: ignore[attr-defined]
         return any(name in text for name in self._relevant_names)
 
     def release(self) -> None:
@@ -315,27 +331,34 @@ class Interpreter(Expressions, KerasSemantics):
         self.modules[file] = scope  # before running it: an import cycle finds it half-read, as Python does
         self.rec.unit.extra_sources[source.path] = source.lines[None]
         self.rec.unit.files[source.path] = str(file)
-        saved = (self.scope, self.cell, self.source)
-        self.scope, self.cell, self.source = scope, None, source
-        try:
-            self.run_block(source.tree.body)
-        finally:
-            self.scope, self.cell, self.source = saved
+
+        def run(stmt: ast.stmt) -> None:
+            saved = (self.scope, self.cell, self.source)
+            self.scope, self.cell, self.source = scope, None, source
+            try:
+                self.run_block((stmt,))
+            finally:
+                self.scope, self.cell, self.source = saved
+
+        scope.lazy = LazyModule(source.tree, run)  # names are defined when first used
         return scope
 
     def _bind_from(self, module: Module, alias: ast.alias) -> None:
         if alias.name == "*":
-            for key, value in module.scope.vars.items():
-                if not key.startswith("_"):
-                    self.scope.assign(key, value)
+            module.scope.lazy.load_all()
+            for key in module.scope.lazy.public_names():
+                if key in module.scope.vars:
+                    self.scope.assign(key, module.scope.vars[key])
             return
         value = self.module_attribute(module, alias.name)
         self.scope.assign(alias.asname or alias.name, value)
 
     def module_attribute(self, module: Module, name: str) -> Value:
         """A name a project module defines, or its submodule of that name."""
-        if module.scope is not None and name in module.scope.vars:
-            return module.scope.vars[name]
+        if module.scope is not None:
+            found = module.scope.lookup(name)
+            if found is not None:
+                return found
         sub = self._module(f"{module.name}.{name}" if module.name else name, module.level, module.importer)
         return sub if sub is not None else UNKNOWN
 
@@ -390,7 +413,7 @@ class Interpreter(Expressions, KerasSemantics):
         return self.run_guarded(node)
 
     def _s_for(self, node: ast.For | ast.AsyncFor) -> None:
-        marker = self.step_finder.marker(node)
+        marker = self.step_finder.marker(node) if self.source.may_train else None
         if marker is not None and not self.steps:
             self.run_step(marker, lambda: self._for(node))
         else:
@@ -415,7 +438,7 @@ class Interpreter(Expressions, KerasSemantics):
 
     def _s_while(self, node: ast.While) -> None:
         self.ev(node.test)
-        marker = self.step_finder.marker(node)
+        marker = self.step_finder.marker(node) if self.source.may_train else None
         if marker is not None and not self.steps:
             self.run_step(marker, lambda: self.run_block(node.body))
         else:
@@ -501,7 +524,7 @@ class Interpreter(Expressions, KerasSemantics):
             if isinstance(node, ast.Lambda):
                 self.returns[-1].append(self.ev(node.body))
             else:
-                marker = self.step_finder.marker(node)
+                marker = self.step_finder.marker(node) if self.source.may_train else None
                 if marker is None:
                     self.run_block(node.body)  # type: ignore[attr-defined]
                 else:

@@ -109,7 +109,11 @@ def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None
 
 
 def _lower_cells(unit: Unit, cells: list[tuple[int, str]], file: pathlib.Path | None = None, project=None) -> None:
-    keras = mentions_keras(code for _, code in cells)
+    from bnlint.frontends.python.script import worth_interpreting
+
+    joined = "\n".join(code for _, code in cells)
+    if not (mentions_keras((joined,)) and (project is None or worth_interpreting(joined, file, project))):
+        return  # nothing here can be a finding: its cells are not even parsed
     chunks: list[tuple[int, ast.Module]] = []
     evidence: dict[str, str] = {}
     for index, code in cells:
@@ -125,8 +129,7 @@ def _lower_cells(unit: Unit, cells: list[tuple[int, str]], file: pathlib.Path | 
             unit.problems.append(f"cell {index}: {exc}")
             continue
         chunks.append((index, tree))
-    if keras:
-        lower(unit, chunks, evidence, file=file, project=project)
+    lower(unit, chunks, evidence, file=file, project=project)
 
 
 def _parse_cell(original: str, blanked: str) -> ast.Module:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.source import decode, parse, source_lines
+from bnlint.frontends.python.training import STEP_WORDS
 from bnlint.safe_io import UnreadableFile, read_bytes
 
 MODULE_LIMIT = 2 * 2**20  # bytes: larger files are data or generated code, not a model builder
 MAX_SEARCH_DEPTH = 8  # folders above the importer searched for an absolute import's first part
+MAX_RELEVANCE_MODULES = 64  # project modules whose text is searched to decide a file's relevance
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,33 @@ class ModuleSource:
     file: Path | None  # resolved path, where its own relative imports start; None: no file (stdin)
     tree: ast.Module | None = None
 
+    @cached_property
+    def may_train(self) -> bool:
+        """Whether any of its code could be a custom training step: without these words, no
+        function or loop needs to be searched for one (most of a library's modules)."""
+        return any(word in line for lines in self.lines.values() for line in lines for word in STEP_WORDS)
+
 
 class Project:
     """The modules of one project, below `root`, parsed at most once each."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._root_text = str(self.root)
         self._parsed: dict[Path, tuple[tuple[int, int], tuple[str, ast.Module] | None]] = {}
+        self._resolved: dict[tuple[Path, str, int], Path | None] = {}
+        self._trains: dict[Path, tuple[str | None, tuple[bool, bool]]] = {}
+        self._listings: dict[Path, frozenset[str]] = {}
 
     def resolve(self, importer: Path, module: str, level: int) -> Path | None:
-        """The file that `import module` (or `from .module`, `level` dots) means in `importer`."""
+        """The file that `import module` (or `from .module`, `level` dots) means in `importer`
+        (remembered: every script of a project imports the same few modules)."""
+        key = (importer.parent, module, level)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(importer, module, level)
+        return self._resolved[key]
+
+    def _resolve(self, importer: Path, module: str, level: int) -> Path | None:
         parts = [p for p in module.split(".") if p]
         if level:
             base = importer.parent
@@ -62,15 +82,68 @@ class Project:
         return None
 
     def _inside(self, folder: Path) -> bool:
-        return folder == self.root or self.root in folder.parents
+        text = str(folder)
+        return text == self._root_text or text.startswith(self._root_text + os.sep)
 
-    @staticmethod
-    def _module_file(base: Path, parts: list[str]) -> Path | None:
+    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
+        # One directory listing per folder answers every import that starts there: most imports
+        # (`import numpy`) name nothing in the project, and are ruled out without a system call.
+        if parts and parts[0] + ".py" not in self._entries(base) and parts[0] not in self._entries(base):
+            return None
         target = base.joinpath(*parts) if parts else base
         for candidate in (target.with_suffix(".py") if parts else None, target / "__init__.py"):
             if candidate is not None and candidate.is_file():
                 return candidate.resolve()
         return None
+
+    def _entries(self, folder: Path) -> frozenset[str]:
+        entries = self._listings.get(folder)
+        if entries is None:
+            try:
+                entries = frozenset(os.listdir(folder))
+            except OSError:
+                entries = frozenset()
+            self._listings[folder] = entries
+        return entries
+
+    def trains(self, file: Path, text: str) -> bool:
+        """Whether this code, with the project modules it imports, mentions both a freeze and a
+        training event (or `training=True`): else it cannot hold a finding (`source.relevance`). A
+        library's own package (`keras_hub` inside keras-hub) does not count: it is read as Keras."""
+        from bnlint.frontends.python.imports import KERAS_FAMILY
+        from bnlint.frontends.python.source import imported_modules, relevance
+
+        freezes, trains = relevance(text)
+        seen, pending = {file}, [(file, text)]
+        # The project modules it imports, transitively (a builder two imports away), bounded.
+        while pending and not (freezes and trains) and len(seen) <= MAX_RELEVANCE_MODULES:
+            importer, code = pending.pop()
+            for module, level in imported_modules(code):
+                if not level and module.partition(".")[0] in KERAS_FAMILY:
+                    continue
+                found = self.resolve(importer, module, level) if (module or level) else None
+                if found is None or found in seen:
+                    continue
+                seen.add(found)
+                module_text, (more_freezes, more_trains) = self._relevance(found)
+                freezes, trains = freezes or more_freezes, trains or more_trains
+                if module_text is not None:
+                    pending.append((found, module_text))
+        return freezes and trains
+
+    def _relevance(self, file: Path) -> tuple[str | None, tuple[bool, bool]]:
+        if file not in self._trains:
+            from bnlint.frontends.python.source import relevance
+
+            text = self._text(file)
+            self._trains[file] = (text, relevance(text) if text is not None else (False, False))
+        return self._trains[file]
+
+    def _text(self, file: Path) -> str | None:
+        try:
+            return decode(read_bytes(file, MODULE_LIMIT))
+        except (UnreadableFile, FrontendError):
+            return None
 
     def load(self, file: Path) -> tuple[str, ast.Module] | None:
         """(text, tree) of a project module, or None when it cannot be read; parsed again only
@@ -85,11 +158,9 @@ class Project:
             cached = self._parsed[file] = (version, self._read(file))
         return cached[1]
 
-    @staticmethod
-    def _read(file: Path) -> tuple[str, ast.Module] | None:
-        try:
-            text = decode(read_bytes(file, MODULE_LIMIT))
-        except (UnreadableFile, FrontendError):
+    def _read(self, file: Path) -> tuple[str, ast.Module] | None:
+        text = self._text(file)
+        if text is None:
             return None  # its own scan reports it, if it is scanned
         try:
             return text, parse(text)

@@ -10,7 +10,7 @@ from bnlint.frontends import FrontendError
 from bnlint.frontends.python.interpreter import Interpreter
 from bnlint.frontends.python.project import ModuleSource, Project
 from bnlint.frontends.python.recorder import FactRecorder
-from bnlint.frontends.python.source import decode, mentions_keras, parse, read_bytes, source_lines
+from bnlint.frontends.python.source import decode, mentions_keras, parse, read_bytes, relevance, source_lines
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 
@@ -42,6 +42,12 @@ def lower(unit: Unit, chunks: list[Chunk], evidence: dict[str, str] | None = Non
     return unit
 
 
+def worth_interpreting(text: str, file: pathlib.Path | None, project: Project | None) -> bool:
+    if project is None or file is None:
+        return all(relevance(text))
+    return project.trains(file, text)
+
+
 class gc_paused:
     """Building an AST allocates hundreds of thousands of acyclic objects, and each allocation
     burst triggers the cyclic garbage collector for nothing: pause it while we parse and interpret
@@ -56,13 +62,16 @@ class gc_paused:
             gc.enable()
 
 
-def analyze_source(source: str, path: str, file: pathlib.Path | None = None, project: Project | None = None) -> Unit:
+def analyze_source(source: str, path: str, file: pathlib.Path | None = None, project: Project | None = None,
+                   skim: bool = False) -> Unit:
     """Facts of one script's source text. Raises FrontendError for a syntax error.
 
-    A file that mentions no Keras-family import and no training is not even parsed: nothing in it
-    can be a finding, and its syntax is someone else's business."""
-    unit = Unit(path=path, kind="script", runtime=DEFAULT, sources={None: source_lines(source)})
-    if mentions_keras((source,)):
+    A file that mentions no Keras-family import is not even parsed: nothing in it can be a finding,
+    and its syntax is someone else's business. With `skim` (a scan), neither is one that, with the
+    project modules it imports, never trains, freezes or bakes in `training=True`."""
+    unit = Unit(path=path, kind="script", runtime=DEFAULT)
+    if mentions_keras((source,)) and (not skim or worth_interpreting(source, file, project)):
+        unit.sources[None] = source_lines(source)
         with gc_paused():
             lower(unit, [(None, parse(source))], file=file, project=project)  # the tree is freed before GC resumes
     return unit
@@ -70,5 +79,5 @@ def analyze_source(source: str, path: str, file: pathlib.Path | None = None, pro
 
 def analyze_file(path: pathlib.Path, display: str, project: Project | None = None) -> Unit:
     """Facts of one `.py` file; `display` is the path as the user gave it."""
-    return analyze_source(decode(read_bytes(path)), display, path.resolve(), project)
+    return analyze_source(decode(read_bytes(path)), display, path.resolve(), project, skim=project is not None)
 

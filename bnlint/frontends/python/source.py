@@ -8,7 +8,7 @@ import io
 import pathlib
 import re
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.imports import IMPORTS_KERAS
@@ -48,17 +48,40 @@ def source_lines(text: str) -> list[str]:
 # What a file must mention to hold a finding: a Keras-family import, or (through the project's
 # own modules) a `trainable` change or a training call.
 _TRAINING_WORDS = ("trainable", ".fit", "train_on_batch", "apply_gradients")
+# A finding needs a freeze and a training event (BN001-BN004), or `training=True` baked into a
+# graph (BN005). Code that mentions no word of one of these pairs (in the file, or in a project
+# module it imports) holds none, and is not interpreted.
+FREEZE_WORDS = ("trainable", "freeze", "Freeze", "KerasLayer")
+TRAINING_WORDS = ("fit(", "fit_generator(", "train_on_batch(", "apply_gradients(", "minimize(", "train_step",
+                  "model_to_estimator", "train(", ".apply(")
+BAKED_WORDS = ("training=True", "training = True")
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.MULTILINE)
 
 
 def mentions_keras(texts: Iterable[str]) -> bool:
     """Cheap early exit, before parsing: does anything import keras, tensorflow, tf_keras,
     keras_hub, ..., or change `trainable` / train a model (built in another module)?"""
     for text in texts:
-        if ("keras" in text or "tensorflow" in text) and IMPORTS_KERAS.search(text.replace("\r", "\n")):
+        if ("keras" in text or "tensorflow" in text) and IMPORTS_KERAS.search(text if "\r" not in text else text.replace("\r", "\n")):
             return True
         if any(word in text for word in _TRAINING_WORDS):
             return True
     return False
+
+
+def relevance(text: str) -> tuple[bool, bool]:
+    """(mentions a freeze, mentions training); `training=True` counts as both."""
+    if any(word in text for word in BAKED_WORDS):
+        return True, True
+    return any(word in text for word in FREEZE_WORDS), any(word in text for word in TRAINING_WORDS)
+
+
+def imported_modules(text: str) -> Iterator[tuple[str, int]]:
+    """(module, leading dots) of each import statement, read from the text without parsing."""
+    for match in _IMPORT.finditer(text.replace("\r", "\n")):
+        name = match.group(1) if match.group(1) is not None else match.group(2)
+        dots = len(name) - len(name.lstrip("."))
+        yield name[dots:], dots
 
 
 def decode(data: bytes) -> str:

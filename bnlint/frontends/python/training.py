@@ -15,6 +15,8 @@ import ast
 FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
 # Optimizer methods that change weights; `apply` only counts on something named like an optimizer.
 _UPDATES = frozenset({"apply_gradients", "minimize"})
+# Text that must appear in a module for any of its code to be a training step (a cheap pre-check).
+STEP_WORDS = ("apply_gradients", "minimize", "train_step", ".apply(")
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
