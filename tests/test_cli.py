@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bnlint import __version__
 from bnlint.cli import cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -70,7 +71,7 @@ def test_default_path_is_the_current_directory(project):
 
 def test_json_contract_fields(project):
     report = json.loads(run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json").output)
-    assert report["version"] == "0.1.0"
+    assert report["version"] == __version__
     assert report["errors"] == []
     finding = report["findings"][0]
     assert {"rule", "name", "severity", "message", "path", "line", "column", "cell", "layer_path", "confirmation", "runtime"} <= set(finding)
@@ -138,7 +139,7 @@ def test_bad_inputs_get_one_line_each_and_exit_2_while_the_rest_is_scanned(proje
 def test_rules_and_rule_commands():
     listing = run("rules")
     assert listing.exit_code == 0
-    assert [line.split()[0] for line in listing.output.splitlines()] == ["BN001", "BN002", "BN003", "BN004", "BN005"]
+    assert [line.split()[0] for line in listing.output.splitlines()] == ["BN001", "BN002", "BN003", "BN004", "BN005", "BN100"]
     doc = run("rule", "bn001")
     assert doc.exit_code == 0
     assert "frozen-batchnorm-called-without-training-false" in doc.output

@@ -85,4 +85,5 @@ def test_rule_ids_are_the_contract():
         "BN003": "trainable-changed-without-recompile",
         "BN004": "batchnorm-exposed-by-unfreezing",
         "BN005": "training-true-on-batchnorm",
+        "BN100": "unused-suppression",
     }
