@@ -138,7 +138,7 @@ def check_unit(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool]
     outcome = suppressions.apply(unit, found.values(), known, enabled)
     unused = [_finding(rule, SUPPRESSION_FACT, record, unit)
               for rule, alternative in deferred for record in outcome.records if alternative["predicate"](record)]
-    # An unused-suppression finding can itself be suppressed (`# noqa: BN100`), never reported unused.
+    # An unused-suppression finding can itself be suppressed (`noqa: BN100`), never reported unused.
     extra = suppressions.apply(unit, unused, {}, enabled, explicitly=True)
     findings = sorted(outcome.findings + extra.findings, key=Finding.sort_key)
     suppressed = sorted(outcome.suppressed + extra.suppressed, key=Finding.sort_key)

@@ -20,7 +20,7 @@ from bnlint.findings import Finding
 from bnlint.ir import Unit
 
 _CODES = r"[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*"
-# Ordered: the bnlint spellings first, so `# bnlint: noqa` is not read as a bare `# noqa`.
+# Ordered: the bnlint spellings first, so `bnlint: noqa` is not read as a bare `noqa`.
 _SPELLINGS = (
     ("bnlint-noqa", re.compile(rf"#\s*bnlint:\s*noqa(?::\s*(?P<ids>{_CODES}))?", re.IGNORECASE)),
     ("bnlint-ignore", re.compile(r"#\s*bnlint:\s*ignore(?:\[(?P<ids>[^\]]*)\])?", re.IGNORECASE)),
@@ -41,7 +41,7 @@ class Directive:
     line: int
     column: int  # 1-based, where the comment starts
     end_column: int
-    text: str  # the directive as written, e.g. "# noqa: BN001"
+    text: str  # the directive as written, e.g. "noqa: BN001" after its hash
     used: set[str] = field(default_factory=set)  # the codes (or "*" for a blanket) that suppressed something
 
     def covers(self, rule_id: str, explicitly: bool = False) -> bool:
@@ -64,7 +64,7 @@ def parse_line(text: str, cell: int | None, number: int) -> Directive | None:
             continue
         ids = m.group("ids")
         codes = frozenset(i.strip().upper() for i in ids.split(",") if i.strip()) if ids else frozenset()
-        # `# bnlint: noqa` alone on its line is about the whole file, as ruff's `# ruff: noqa` is.
+        # `bnlint: noqa` alone on its line is about the whole file, as ruff's file-level directive is.
         file_level = spelling == "bnlint-noqa" and not text[: m.start()].strip()
         return Directive(spelling, codes, file_level, cell, number, m.start() + 1, m.end() + 1, m.group(0))
     return None
@@ -136,7 +136,7 @@ def _unused_record(unit: Unit, directive: Directive, known: dict[str, tuple[str,
     where = "this file" if directive.file_level else "this line"
     if not directive.codes:
         if directive.spelling == "noqa" or directive.used:
-            return None  # a bare `# noqa` may serve another linter
+            return None  # a bare `noqa` may serve another linter
         reason = f"no finding on {where} to suppress"
     else:
         unknown = sorted(c for c in directive.codes if c.startswith(OWN_PREFIX) and c not in known)
@@ -153,3 +153,111 @@ def _unused_record(unit: Unit, directive: Directive, known: dict[str, tuple[str,
     return {"runtime": unit.runtime.target, "input": unit.kind, "location": location, "verdict": "note",
             "unused": True, "directive": directive.text, "scope": "file" if directive.file_level else "line",
             "reason": reason}
+
+
+# --- --add-noqa ----------------------------------------------------------------------------
+
+
+def _uncommentable_lines(text: str) -> set[int]:
+    """Lines whose end is inside a string or continued by a backslash: a comment there would
+    change the code (or break it)."""
+    import io
+    import tokenize
+
+    blocked: set[int] = set()
+    comments: set[int] = set()
+    string_start = None
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        name = tokenize.tok_name[token.type]
+        if name == "COMMENT":
+            comments.add(token.start[0])
+        elif name == "STRING" and token.end[0] > token.start[0]:
+            blocked.update(range(token.start[0], token.end[0]))
+        elif name == "FSTRING_START":  # Python >= 3.12 splits f-strings into tokens
+            string_start = token.start[0]
+        elif name == "FSTRING_END" and string_start is not None:
+            blocked.update(range(string_start, token.end[0]))
+            string_start = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.rstrip().endswith("\\") and number not in comments:
+            blocked.add(number)
+    return blocked
+
+
+def _with_codes(line: str, codes: list[str]) -> str:
+    """`line` with `codes` added to its directive, or a `# noqa: ...` appended."""
+    directive = parse_line(line, None, 1)
+    body = line.rstrip("\r\n")
+    ending = line[len(body):]
+    if directive is not None and directive.codes and directive.spelling != "bnlint-ignore":
+        merged = ", ".join([*sorted(directive.codes), *(c for c in codes if c not in directive.codes)])
+        start, end = directive.column - 1, directive.end_column - 1
+        prefix = body[start:end].split(":")[0] if directive.spelling == "noqa" else "# bnlint: noqa"
+        return body[:start] + f"{prefix}: {merged}" + body[end:] + ending
+    return f"{body.rstrip()}  # noqa: {', '.join(codes)}{ending}"
+
+
+def add_noqa(findings: Iterable[Finding]) -> tuple[int, list[str]]:
+    """ruff's --add-noqa: a `# noqa: CODE` on the line of every script finding (merged into a
+    directive already there). Returns (directives added, one line per file left unchanged).
+
+    A file is rewritten only if it still parses afterwards; notebooks and saved models are not
+    changed (they have no lines of their own to comment)."""
+    import ast
+    import os
+    import tempfile
+
+    from bnlint import safe_io
+
+    by_file: dict[str, list[Finding]] = {}
+    problems: list[str] = []
+    for finding in findings:
+        if finding.input == "script" and finding.source is not None and finding.line is not None:
+            by_file.setdefault(finding.source.file, []).append(finding)
+        elif finding.input == "notebook":
+            problems.append(f"{finding.path}: --add-noqa does not change notebooks; add the directive to cell {finding.cell} by hand")
+    added = 0
+    for file, file_findings in sorted(by_file.items()):
+        display = file_findings[0].path
+        try:
+            text = safe_io.read_text(file)
+        except safe_io.UnreadableFile as exc:
+            problems.append(f"{display}: --add-noqa: {exc}")
+            continue
+        lines = text.splitlines(keepends=True)
+        try:
+            blocked = _uncommentable_lines(text)
+        except (SyntaxError, ValueError):
+            problems.append(f"{display}: --add-noqa: cannot tokenize the file")
+            continue
+        codes_by_line: dict[int, list[str]] = {}
+        for finding in file_findings:
+            candidates = [n for n in (finding.line, finding.end_line or finding.line) if n not in blocked and 1 <= n <= len(lines)]
+            if not candidates:
+                problems.append(f"{display}:{finding.line}: --add-noqa: no line of this finding can take a comment")
+                continue
+            codes = codes_by_line.setdefault(candidates[0], [])
+            if finding.rule not in codes:
+                codes.append(finding.rule)
+        for number, codes in codes_by_line.items():
+            lines[number - 1] = _with_codes(lines[number - 1], codes)
+        new_text = "".join(lines)
+        try:
+            ast.parse(new_text)
+        except (SyntaxError, ValueError):
+            problems.append(f"{display}: --add-noqa: the file would no longer parse; left unchanged")
+            continue
+        # Atomically, keeping the file's mode: a crash never leaves half a script.
+        folder = os.path.dirname(file) or "."
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".bnlint-", suffix=".py")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                out.write(new_text)
+            os.chmod(temporary, os.stat(file).st_mode & 0o7777)
+            os.replace(temporary, file)
+        except OSError as exc:
+            os.unlink(temporary)
+            problems.append(f"{display}: --add-noqa: cannot write: {exc.strerror or exc}")
+            continue
+        added += sum(len(codes) for codes in codes_by_line.values())
+    return added, problems
