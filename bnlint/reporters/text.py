@@ -95,7 +95,7 @@ def _code_frame(finding: Finding, style: Style) -> list[str]:
     lines = finding.snippet
     if not lines or finding.line is None:
         return []
-    width = len(str(finding.line + len(lines) - 1))
+    width = _gutter_width(finding)
     bar = style.gutter(" " * width + " |")
     frame = [bar]
     for number, text in enumerate(lines, start=finding.line):
@@ -116,6 +116,10 @@ def _related(finding: Finding, related: Related) -> str:
     return f"{printable(where)}: {printable(related.message)}"
 
 
+def _gutter_width(finding: Finding) -> int:
+    return len(str(finding.line + len(finding.snippet) - 1)) if finding.snippet and finding.line else 1
+
+
 def _notes(finding: Finding, style: Style) -> list[str]:
     notes = []
     if finding.fix:
@@ -127,7 +131,7 @@ def _notes(finding: Finding, style: Style) -> list[str]:
     confirmation = confirmation_line(finding.confirmation)
     if confirmation:
         notes.append(("confirmation", confirmation))
-    gutter = style.gutter(" " * 2 + "=")
+    gutter = style.gutter(" " * (_gutter_width(finding) + 1) + "=")  # under the code frame's `|`
     return [f"{gutter} {style.label(label + ':')} {printable(text) if label != 'related' else text}" for label, text in notes]
 
 
