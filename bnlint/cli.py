@@ -209,7 +209,7 @@ def _checked(paths: list[str], settings: Settings, baseline: Path | None) -> Rep
 
 
 def _read_stdin(filename: str | None) -> str:
-    data = click.get_binary_stream("stdin").read()
+    data = sys.stdin.buffer.read()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
