@@ -62,3 +62,15 @@ def test_the_published_package_path_builds_and_passes_twine_check(tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count("PASSED") == 2
+
+
+def test_ci_runs_the_readme_quick_start_commands_and_its_ruff_check():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("## Rules", 1)[0]
+    checkout = quick_start.split("In a checkout of this repository:", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").replace("pip install --quiet ", "pip install ")
+    commands = [part.strip() for line in checkout.splitlines() for part in line.split("&&")]
+    assert commands == ['pip install -e ".[tf]"', "bnlint check examples/", 'pip install -e ".[test]"', "pytest"]
+    for command in commands:
+        assert any(line.strip().startswith(command) for line in ci.splitlines()), command
+    assert "ruff check ." in readme and "\nruff check .\n" in ci
