@@ -1,7 +1,13 @@
 """Benchmark the static path against its floors; prints ratios (no pass/fail: read the numbers).
 
-    python bench/static_bench.py [--files 2000] [--models 200] [--repeat 3]
+    python bench/static_bench.py --corpus DIR [--repeat 3]      # real code (the figure that counts)
+    python bench/static_bench.py [--files 2000] [--models 200] [--repeat 3]   # generated corpora
 
+- real code (`--corpus DIR`): DIR holds real repositories, one folder each (bench/corpus.tsv lists
+  the 33 public repositories and commits the README's figures were measured on: clone each into
+  DIR at that commit). `bnlint check DIR` in one process, single job, no cache, against one process
+  that only `ast.parse`s the same `.py` files and notebooks (code cells joined); CPU time of each
+  whole process, best of --repeat runs;
 - scripts: `bnlint check` on a corpus of Python files (the standard library's own modules plus
   generated Keras training scripts) against one process that only `ast.parse`s the same files;
 - saved models: `bnlint check` on real application configs (built with the installed Keras) and
@@ -51,6 +57,29 @@ base.trainable = True
 '''
 
 FLOOR_SCRIPTS = "import ast, sys\nfor f in open(sys.argv[1]).read().split('\\n'):\n    ast.parse(open(f, 'rb').read())\n"
+
+# Parse every script and notebook of a real corpus, as bnlint would find them (hidden folders
+# skipped); files that do not parse are skipped too, as they cost bnlint nothing more either.
+FLOOR_CORPUS = """\
+import ast, json, os, sys
+for folder, dirs, files in os.walk(sys.argv[1]):
+    dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+    for name in sorted(files):
+        path = os.path.join(folder, name)
+        try:
+            if name.endswith('.py'):
+                source = open(path, 'rb').read()
+            elif name.endswith('.ipynb'):
+                nb = json.load(open(path, encoding='utf-8'))
+                cells = nb.get('cells') or [c for ws in nb.get('worksheets', []) for c in ws.get('cells', [])]
+                texts = [c.get('source', c.get('input', '')) for c in cells if c.get('cell_type') == 'code']
+                source = '\\n'.join(''.join(t) if isinstance(t, list) else t for t in texts)
+            else:
+                continue
+            ast.parse(source)
+        except Exception:
+            pass
+"""
 
 FLOOR_MODELS = """\
 import json, sys, zipfile
@@ -157,6 +186,32 @@ def in_process(repeat: int, listing: Path) -> tuple[float, float]:
     return floor, scanned
 
 
+def cpu_of(repeat: int, command: list[str], cwd: Path) -> float:
+    """The least user+system CPU time of the command over `repeat` runs (steadier than wall time
+    on a machine doing other work)."""
+    import resource
+
+    times = []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        if result.returncode not in (0, 1):
+            sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
+    return min(times)
+
+
+def real_corpus(corpus: Path, repeat: int) -> None:
+    scripts = sum(1 for _ in corpus.rglob("*.py"))
+    notebooks = sum(1 for _ in corpus.rglob("*.ipynb"))
+    floor = cpu_of(repeat, [sys.executable, "-c", FLOOR_CORPUS, "."], corpus)
+    one = cpu_of(repeat, bnlint(".", "--no-cache", "--jobs", "1"), corpus)
+    print(f"real code: {corpus} ({scripts} scripts, {notebooks} notebooks)")
+    print(f"  ast.parse floor (1 process, CPU)   {floor:7.3f} s")
+    print(f"  bnlint --jobs 1 --no-cache (CPU)   {one:7.3f} s   ratio {one / floor:5.2f}x   (target <= 1.3x)")
+
+
 def best_of(repeat: int, command: list[str], cwd: Path) -> float:
     times = []
     for _ in range(repeat):
@@ -177,7 +232,11 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--corpus", type=Path, help="a folder of real repositories: measure on real code only")
     args = parser.parse_args()
+    if args.corpus is not None:
+        real_corpus(args.corpus.resolve(), args.repeat)
+        return
 
     with tempfile.TemporaryDirectory(prefix="bnlint-bench-") as tmp:
         work = Path(tmp)

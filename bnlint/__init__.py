@@ -1,3 +1,3 @@
 """bnlint: find frozen BatchNormalization bugs in Keras models and training scripts."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -46,6 +46,14 @@ def scan(paths: Sequence[str], settings: Settings | None = None) -> Report:
     return static_scan(list(paths) or ["."], settings or Settings())
 
 
+def check_source(text: str, filename: str | None, settings: Settings | None = None) -> Report:
+    """The static report for one script or notebook's text (standard input, an editor's buffer),
+    checked as if it were `filename`: its kind, per-file ignores, excludes and pins apply."""
+    from bnlint.scan import scan_source
+
+    return scan_source(text, filename, settings or Settings())
+
+
 def apply_baseline(report: Report, baseline: Path) -> int:
     """Drop the findings the baseline file accepts; return how many. Raises UsageError."""
     from bnlint.baseline import apply_baseline as apply

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from bnlint import records
+from bnlint import records, suppressions
 from bnlint.findings import Finding, Related, Subject
 from bnlint.fix import fixer_for
 from bnlint.ir import Runtime, Unit
@@ -14,8 +14,10 @@ from bnlint.match import MISSING, lookup
 from bnlint.rules import Rule, pick
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<ids>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
-_IGNORE = re.compile(r"#\s*bnlint:\s*ignore(?:\[(?P<ids>[^\]]*)\])?")
+# The fact that the suppression pass produces (unused directives), matched after every other rule.
+SUPPRESSION_FACT = "suppression"
+# Lines of a multi-line finding shown in its snippet.
+SNIPPET_LINES = 4
 
 
 def render(template: str, record: dict) -> str:
@@ -28,41 +30,26 @@ def render(template: str, record: dict) -> str:
     return _PLACEHOLDER.sub(value, template)
 
 
-def suppressed_ids(line: str) -> frozenset[str] | None:
-    """Rule ids a source line suppresses; an empty set means all; None means none."""
-    if "#" not in line:
-        return None
-    for pattern in (_NOQA, _IGNORE):
-        m = pattern.search(line)
-        if m:
-            ids = m.group("ids")
-            return frozenset(i.strip().upper() for i in ids.split(",") if i.strip()) if ids else frozenset()
-    return None
+def lines_of(unit: Unit, path: str, cell: int | None) -> list[str] | None:
+    """The source lines a place's line numbers count in: a cell of the unit, or another project
+    module (a helper defined there) when `path` is not the unit's own."""
+    if path != unit.path:
+        return unit.extra_sources.get(path)
+    return unit.sources.get(cell)
 
 
-def _lines(unit: Unit, finding: Finding) -> list[str] | None:
-    """The source lines a finding's line numbers count in: its cell, or another project module."""
-    if finding.path != unit.path:
-        return unit.extra_sources.get(finding.path)
-    return unit.sources.get(finding.cell)
-
-
-def _is_suppressed(unit: Unit, finding: Finding) -> bool:
-    lines = _lines(unit, finding)
-    if not lines or finding.line is None:
-        return False
-    last = finding.end_line or finding.line
-    for number in {finding.line, last}:
-        if 1 <= number <= len(lines):
-            ids = suppressed_ids(lines[number - 1])
-            if ids is not None and (not ids or finding.rule in ids):
-                return True
-    return False
+def _snippet(unit: Unit, path: str, location: dict) -> tuple[str, ...]:
+    """The offending source lines (at most SNIPPET_LINES): what the text format shows under a finding."""
+    lines, line = lines_of(unit, path, location["cell"]), location["line"]
+    if not lines or line is None or not 1 <= line <= len(lines):
+        return ()
+    last = min(location["end_line"] or line, line + SNIPPET_LINES - 1, len(lines))
+    return tuple(lines[line - 1 : last])
 
 
 def _anchor(unit: Unit, finding: Finding) -> str:
     """What identifies a finding's place regardless of line numbers: the code of its line."""
-    lines = _lines(unit, finding)
+    lines = lines_of(unit, finding.path, finding.cell)
     if lines and finding.line and 1 <= finding.line <= len(lines):
         return " ".join(lines[finding.line - 1].split())
     return finding.layer_path or ""
@@ -111,6 +98,7 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
     runtime = record.get("runtime") or unit.runtime.target
     assumed = unit.runtime if runtime == unit.runtime.target else Runtime(runtime, record.get("runtime_source") or unit.runtime.source)
     verdict = record.get("verdict") or rule.verdict or _DEFAULT_VERDICT.get(rule.severity_for(None), "latent")
+    path = location.get("path") or unit.path  # a helper in another module: found there
     return Finding(
         rule=rule.id,
         name=rule.name,
@@ -118,7 +106,7 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
         verdict=verdict,
         message=render(pick(rule.message, runtime, verdict, unit.kind), record),
         fix=render(pick(rule.fix, runtime, verdict, unit.kind), record),
-        path=location.get("path") or unit.path,  # a helper in another module: found there
+        path=path,
         runtime=assumed,
         line=location["line"],
         column=location["column"],
@@ -128,8 +116,9 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
         layer_path=location["layer_path"],
         input=unit.kind,
         subject=_subject(fact, record),
-        related=_related(record, location.get("path") or unit.path, unit.path),
+        related=_related(record, path, unit.path),
         fixer=fixer_for(rule.script_fixer, rule.model_fixer, unit.kind, runtime),
+        snippet=_snippet(unit, path, location),
     )
 
 
@@ -139,14 +128,24 @@ _DEFAULT_VERDICT = {"error": "active", "warning": "latent", "info": "note"}
 
 def run_rules(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool] = lambda _id: True) -> list[Finding]:
     """All findings of the enabled rules on one unit, sorted, suppressions applied."""
+    return check_unit(unit, rules, enabled)[0]
+
+
+def check_unit(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool] = lambda _id: True) -> tuple[list[Finding], list[Finding]]:
+    """(the findings reported, the findings a `# noqa` directive suppresses), each sorted."""
+    rules = tuple(rules)
     found: dict[tuple, Finding] = {}
     cache: dict[str, list[dict]] = {}
     shared = records.Records(unit)
+    deferred = []
     for rule in rules:
         if unit.kind not in rule.inputs or not enabled(rule.id):
             continue
         for alternative in rule.match:
             fact = alternative["fact"]
+            if fact == SUPPRESSION_FACT:
+                deferred.append((rule, alternative))  # needs to know what the other rules found
+                continue
             if fact not in cache:
                 cache[fact] = records.records(unit, fact, shared)
             for record in cache[fact]:
@@ -155,11 +154,18 @@ def run_rules(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool] 
                     # One finding per rule and place, however many paths led there.
                     key = (finding.rule, finding.cell, finding.line, finding.column, finding.layer_path)
                     found.setdefault(key, finding)
-    findings = sorted((f for f in found.values() if not _is_suppressed(unit, f)), key=Finding.sort_key)
+    known = {rule.id: rule.inputs for rule in rules}
+    outcome = suppressions.apply(unit, found.values(), known, enabled)
+    unused = [_finding(rule, SUPPRESSION_FACT, record, unit)
+              for rule, alternative in deferred for record in outcome.records if alternative["predicate"](record)]
+    # An unused-suppression finding can itself be suppressed (`noqa: BN100`), never reported unused.
+    extra = suppressions.apply(unit, unused, {}, enabled, explicitly=True)
+    findings = sorted(outcome.findings + extra.findings, key=Finding.sort_key)
+    suppressed = sorted(outcome.suppressed + extra.suppressed, key=Finding.sort_key)
     seen: Counter = Counter()
-    for finding in findings:
+    for finding in sorted(findings + suppressed, key=Finding.sort_key):
         anchor = _anchor(unit, finding)
         finding.anchor = anchor
         finding.occurrence = seen[(finding.rule, finding.cell, anchor)]
         seen[(finding.rule, finding.cell, anchor)] += 1
-    return findings
+    return findings, suppressed

@@ -57,6 +57,7 @@ class Related:
     cell: int | None = None
     layer_path: str | None = None
     path: str | None = None  # another file than the finding's (a helper in a project module)
+    file_line: int | None = None  # notebooks: the line of the `.ipynb` file itself (set by the scan)
 
     def to_json(self) -> dict:
         place = {"line": self.line, "column": self.column, "cell": self.cell, "message": self.message}
@@ -99,6 +100,13 @@ class Finding:
     anchor: str = ""
     occurrence: int = 0
     confirmation: Confirmation = field(default_factory=Confirmation)
+    # The offending source line(s), for reporters that show them (empty for saved models).
+    snippet: tuple[str, ...] = ()
+    # Notebooks: the line of the `.ipynb` file where `line` of `cell` is (set by the scan).
+    file_line: int | None = None
+    # Why a finding is not reported: "noqa" (an inline or file-level directive) or "baseline".
+    # Suppressed findings are kept for SARIF, which records them as suppressed.
+    suppression: str | None = None
 
     @property
     def fixable(self) -> bool:
@@ -114,7 +122,8 @@ class Finding:
         # the root (`src/train.py`), a subfolder (`train.py`) or with `./src/train.py`.
         path = self.source.project_path if self.source else self.path
         text = f"{self.rule}\0{path}\0{self.cell or ''}\0{where}\0{self.occurrence}"
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        # surrogatepass: a layer or file name may hold lone surrogates (non-UTF-8 bytes).
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     def to_json(self) -> dict:
         """The finding as the JSON contract spells it."""
@@ -147,6 +156,7 @@ class Finding:
         data["subject"] = Subject(**data["subject"]) if data.get("subject") else None
         data["related"] = tuple(Related(**r) for r in data.get("related") or ())
         data["source"] = Source(**data["source"]) if data.get("source") else None
+        data["snippet"] = tuple(data.get("snippet") or ())
         return cls(**data)
 
 
@@ -167,10 +177,23 @@ class Report:
     errors: list[InputError] = field(default_factory=list)
     files_scanned: int = 0
     version: str = __version__
+    # Inputs that look like models but hold no architecture (weights checkpoints, exports) or
+    # are not regular files: skipped, one note each, exit status unaffected.
+    skipped: list[InputError] = field(default_factory=list)
+    # One-line notes about the run as a whole (confirmation skipped, a preview rule not enabled).
+    notes: list[str] = field(default_factory=list)
+    # Findings an inline/file-level directive or the baseline suppresses (only SARIF shows them).
+    suppressed: list[Finding] = field(default_factory=list)
+    # The resolved path of every input, for refusing to write a report over one of them.
+    inputs: list[str] = field(default_factory=list)
+    # The repository root the paths are relative to, when known (SARIF's %SRCROOT%).
+    root: str | None = None
 
     def to_json(self) -> dict:
         return {
             "version": self.version,
             "findings": [f.to_json() for f in self.findings],
             "errors": [{"path": e.path, "message": e.message} for e in self.errors],
+            "skipped": [{"path": e.path, "message": e.message} for e in self.skipped],
+            "notes": list(self.notes),
         }

@@ -106,18 +106,18 @@ def _requirement_lines(path: Path) -> list[str]:
 
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            return []
-        project = data.get("project", {})
-        lines = list(project.get("dependencies", []))
-        for extra in project.get("optional-dependencies", {}).values():
-            lines += list(extra)
-        poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
-        for name, spec in poetry.items():
-            spec = spec.get("version", "") if isinstance(spec, dict) else spec
-            if isinstance(spec, str) and spec not in ("", "*"):
-                lines.append(name + _poetry_specifier(spec))
-        return lines
+            project = data.get("project", {})
+            lines = list(project.get("dependencies", []))
+            for extra in project.get("optional-dependencies", {}).values():
+                lines += list(extra)
+            poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+            for name, spec in poetry.items():
+                spec = spec.get("version", "") if isinstance(spec, dict) else spec
+                if isinstance(spec, str) and spec not in ("", "*"):
+                    lines.append(name + _poetry_specifier(spec))
+        except (tomllib.TOMLDecodeError, RecursionError, AttributeError, TypeError):
+            return []  # not TOML, or tables where it has none (`tool = 1`): no pins from it
+        return [line for line in lines if isinstance(line, str)]
     if path.name == "setup.cfg":
         import configparser
 

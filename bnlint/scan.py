@@ -6,16 +6,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bnlint import cache
+from bnlint import cache, safe_io
 from bnlint.config import Settings
-from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path, repository_root
-from bnlint.engine import run_rules
+from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path, real_path, repository_root
+from bnlint.engine import check_unit
 from bnlint.findings import Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
 from bnlint.ir import Runtime, Unit
+from bnlint.not_models import skip_reason
+from bnlint.notebook_lines import cell_line_map, file_line
 from bnlint.rules import load_rules
 from bnlint.runtime import DEFAULT, forget_pins, from_pins
-from bnlint.selection import enabled_rules, file_filter
+from bnlint.selection import enabled_rules, file_filter, selection_notes
 
 # Below this many inputs a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 64
@@ -95,17 +97,73 @@ def _cache_key(item: Input, content: bytes, job: _Job, runtime_hint: str) -> str
                      repr(sorted(job.settings.per_file_ignores.items())), runtime_hint)
 
 
-def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputError]]:
+# What the reader of each kind opens: each must be a regular file (a FIFO blocks a read forever).
+_OPENED = {"savedmodel": ("saved_model.pb", "keras_metadata.pb")}
+
+
+def _precheck(item: Input) -> None:
+    """Raise UnreadableFile unless every file the frontend will open is a regular file."""
+    if item.kind in _OPENED:
+        for name in _OPENED[item.kind]:
+            if os.path.lexists(item.path / name):
+                try:
+                    safe_io.check_regular(item.path / name)
+                except safe_io.UnreadableFile as exc:
+                    raise safe_io.UnreadableFile(f"{name}: {exc}") from None
+    else:
+        safe_io.check_regular(item.path)
+
+
+def place_notebook_lines(findings: list[Finding], text: str) -> None:
+    """Give notebook findings (and their related places) the line of the `.ipynb` file itself."""
+    from dataclasses import replace
+
+    lines = cell_line_map(text)
+    for finding in findings:
+        finding.file_line = file_line(lines, finding.cell, finding.line)
+        finding.related = tuple(replace(r, file_line=file_line(lines, r.cell, r.line)) for r in finding.related)
+
+
+def _rule_filter(item: Input, job: _Job):
+    # Per-file ignores are globs over the path relative to the configuration's folder.
+    absolute = Path(os.path.abspath(item.path))
+    try:
+        relative = absolute.relative_to(job.settings.project_root).as_posix()
+    except ValueError:
+        relative = Path(os.path.normpath(item.display)).as_posix()
+    per_file = file_filter(job.settings, relative)
+    return lambda rule_id: rule_id in job.enabled and per_file(rule_id)
+
+
+def analyze_unit(unit: Unit, item: Input, job: _Job, folder: Path) -> tuple[list[Finding], list[InputError]]:
+    """Rules on one lowered input: findings (suppressed ones marked) and its non-fatal problems."""
+    problems = [InputError(item.display, problem) for problem in unit.problems]
+    if not (unit.models or unit.calls or unit.trainings or unit.sources):
+        return [], problems  # most files of a repository hold no facts and were not even parsed
+    unit.runtime = resolve_runtime(unit, folder, job.settings)
+    reported, suppressed = check_unit(unit, load_rules(job.settings.rules_dirs), _rule_filter(item, job))
+    return reported + suppressed, problems
+
+
+def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputError], list[InputError]]:
+    """(findings, errors, skipped) of one input; suppressed findings carry `suppression`."""
     settings = job.settings
     # Resolved once: where the confirmer and the autofixer find the file, and where pins are looked up.
-    resolved = item.path.resolve()
+    resolved = real_path(item.path)
     file = str(resolved)
-    use_cache = settings.cache and item.kind in ("script", "notebook")
-    if use_cache:
+    try:
+        _precheck(item)
+    except safe_io.UnreadableFile as exc:
+        return [], [InputError(item.display, str(exc))], []
+    text_input = item.kind in ("script", "notebook")
+    use_cache = settings.cache and text_input
+    content = None
+    if text_input:
         try:
-            content = item.path.read_bytes()
-        except OSError as exc:
-            return [], [InputError(item.display, f"cannot read: {exc.strerror or exc}")]
+            content = safe_io.read_bytes(item.path)
+        except safe_io.UnreadableFile as exc:
+            return [], [InputError(item.display, str(exc))], []
+    if use_cache:
         # The pins near the file can change the runtime without the file changing.
         pinned = settings.target_runtime or repr(from_pins(resolved.parent))
         key = _cache_key(item, content, job, pinned)
@@ -115,28 +173,27 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
             for finding in hit[0]:
                 if finding.path == item.display:
                     finding.source = Source(file, project_path(item.path, resolved))
-            return hit
+            return hit[0], hit[1], []
     deps: dict[str, str] = {}
     try:
         unit = _read_unit(item, resolved)
     except FrontendError as exc:
+        reason = skip_reason(item.path, item.kind) if item.kind in ("h5", "savedmodel") else None
+        if reason is not None:
+            return [], [], [InputError(item.display, reason)]
         findings, errors = [], [InputError(item.display, str(exc))]
     except (OSError, MemoryError, RecursionError) as exc:
         findings, errors = [], [InputError(item.display, f"cannot read: {exc}")]
     else:
-        errors = [InputError(item.display, problem) for problem in unit.problems]
-        findings = []
-        if unit.models or unit.calls or unit.trainings:  # most files of a repository hold no facts
-            unit.runtime = resolve_runtime(unit, resolved.parent, settings)
-            rules = load_rules(settings.rules_dirs)
-            per_file = file_filter(settings, item.display)
-            findings = run_rules(unit, rules, lambda rule_id: rule_id in job.enabled and per_file(rule_id))
+        findings, errors = analyze_unit(unit, item, job, resolved.parent)
+        if item.kind == "notebook" and findings:
+            place_notebook_lines(findings, content.decode("utf-8-sig", "replace"))
         _sources(unit, item, resolved, findings)
         if use_cache:  # the findings depend on the project modules read too: a change to one is a miss
             deps = {other: _digest(other) for other in unit.files.values()}
     if use_cache:
         cache.store(settings.cache_dir, key, findings, errors, deps)
-    return findings, errors
+    return findings, errors, []
 
 
 def _analyze_chunk(items: list[Input], job: _Job) -> list[tuple[list[Finding], list[InputError]]]:
@@ -151,14 +208,46 @@ def _pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
+def _job(settings: Settings) -> _Job:
+    rules = load_rules(settings.rules_dirs)
+    digest = ",".join(f"{r.id}:{r.source}:{r.source.stat().st_mtime_ns}" for r in rules)
+    return _Job(settings, frozenset(enabled_rules(settings, rules)), digest)
+
+
+def _excludes(settings: Settings) -> tuple[str, ...]:
+    return (settings.exclude if settings.exclude is not None else DEFAULT_EXCLUDES) + settings.extend_exclude
+
+
+def _new_report(settings: Settings) -> Report:
+    notes = list(settings.notes) + selection_notes(settings, load_rules(settings.rules_dirs))
+    root = repository_root(real_path("."))
+    return Report(notes=notes, root=str(root) if root else None)
+
+
+def _collect(report: Report, results) -> Report:
+    seen: set[tuple] = set()
+    for findings, input_errors, skipped in results:
+        for finding in findings:
+            # Two scripts that import the same helper find its problem twice: report it once.
+            place = (finding.rule, finding.path, finding.cell, finding.line, finding.column, finding.layer_path)
+            if place in seen:
+                continue
+            seen.add(place)
+            (report.suppressed if finding.suppression else report.findings).append(finding)
+        report.errors.extend(input_errors)
+        report.skipped.extend(skipped)
+    report.findings.sort(key=Finding.sort_key)
+    report.suppressed.sort(key=Finding.sort_key)
+    return report
+
+
 def scan(paths: list[str], settings: Settings) -> Report:
     _CWD[:] = [Path.cwd()]
     forget_pins()
-    rules = load_rules(settings.rules_dirs)
-    digest = ",".join(f"{r.id}:{r.source}:{r.source.stat().st_mtime_ns}" for r in rules)
-    job = _Job(settings, frozenset(enabled_rules(settings, rules)), digest)
-    excludes = (settings.exclude if settings.exclude is not None else DEFAULT_EXCLUDES) + settings.extend_exclude
-    inputs, errors = discover(paths, excludes)
+    job = _job(settings)
+    found = discover(paths, _excludes(settings), root=settings.project_root,
+                     respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
+    inputs = found.inputs
     jobs = settings.jobs or os.cpu_count() or 1
     if jobs > 1 and len(inputs) >= PARALLEL_THRESHOLD:
         size = max(1, len(inputs) // (jobs * 4))
@@ -169,16 +258,44 @@ def scan(paths: list[str], settings: Settings) -> Report:
             results = [r for chunk in pool.map(_analyze_chunk, chunks, [job] * len(chunks)) for r in chunk]
     else:
         results = _analyze_chunk(inputs, job)
-    report = Report(errors=list(errors), files_scanned=len(inputs))
-    seen: set[tuple] = set()
-    for findings, input_errors in results:
-        for finding in findings:
-            # Two scripts that import the same helper find its problem twice: report it once.
-            place = (finding.rule, finding.path, finding.cell, finding.line, finding.column, finding.layer_path)
-            if place not in seen:
-                seen.add(place)
-                report.findings.append(finding)
-        report.errors.extend(input_errors)
-    report.findings.sort(key=Finding.sort_key)
+    report = _new_report(settings)
+    report.errors.extend(found.errors)
+    report.skipped.extend(found.skipped)
+    _collect(report, results)
+    report.files_scanned = len(inputs) - sum(1 for _, _, skipped in results if skipped)
+    report.inputs = [str(real_path(item.path)) for item in inputs]
     return report
 
+
+def scan_source(text: str, filename: str | None, settings: Settings) -> Report:
+    """The report for one script or notebook read from standard input, checked as if it were
+    `filename` (its kind, per-file ignores, excludes with force-exclude, the pins near it)."""
+    from bnlint.discover import Excludes
+
+    display = filename or "-"
+    kind = "notebook" if display.lower().endswith(".ipynb") else "script"
+    item = Input(Path(display), display, kind)
+    report = _new_report(settings)
+    if filename and settings.force_exclude:
+        if Excludes(_excludes(settings), settings.project_root).match_with_parents(Path(os.path.abspath(filename)), False):
+            return report  # ruff: an excluded --stdin-filename is not checked
+    try:
+        if kind == "notebook":
+            from bnlint.frontends.python.notebook import analyze_notebook_text as analyze
+        else:
+            from bnlint.frontends.python.script import analyze_source as analyze
+        unit = analyze(text, display)
+    except FrontendError as exc:
+        report.errors.append(InputError(display, str(exc)))
+        report.files_scanned = 1
+        return report
+    folder = real_path(filename).parent if filename else real_path(".")
+    findings, errors = analyze_unit(unit, item, _job(settings), folder)
+    if kind == "notebook":
+        place_notebook_lines(findings, text)
+    if filename:
+        source = Source(str(real_path(filename)), project_path(Path(filename), real_path(filename)))
+        for finding in findings:
+            finding.source = source
+    report.files_scanned = 1
+    return _collect(report, [(findings, errors, [])])

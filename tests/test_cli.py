@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bnlint import __version__
 from bnlint.cli import cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -81,8 +82,6 @@ def test_default_path_is_the_current_directory(project):
 
 def test_json_contract_fields(project):
     report = json.loads(run("check", "buggy.py", "--no-confirm", "--no-cache", "--format", "json").output)
-    from bnlint import __version__
-
     assert report["version"] == __version__
     assert report["errors"] == []
     finding = report["findings"][0]
@@ -155,7 +154,7 @@ def test_bad_inputs_get_one_line_each_and_exit_2_while_the_rest_is_scanned(proje
 def test_rules_and_rule_commands():
     listing = run("rules")
     assert listing.exit_code == 0
-    assert [line.split()[0] for line in listing.output.splitlines()] == ["BN001", "BN002", "BN003", "BN004", "BN005"]
+    assert [line.split()[0] for line in listing.output.splitlines()] == ["BN001", "BN002", "BN003", "BN004", "BN005", "BN100"]
     doc = run("rule", "bn001")
     assert doc.exit_code == 0
     assert "frozen-batchnorm-called-without-training-false" in doc.output
@@ -166,7 +165,7 @@ def test_user_rule_directory(project):
     rules = project / "my_rules"
     rules.mkdir()
     (rules / "ORG001.yaml").write_text(
-        "id: ORG001\nname: any-frozen-model-call\nseverity: info\ninputs: [script]\n"
+        "id: ORG001\nname: any-frozen-model-call\nseverity: warning\ninputs: [script]\n"
         "summary: Every call of a frozen model.\nmessage: '`{callee.name}` is frozen'\nfix: none\n"
         "rationale: Our team reviews every frozen call.\n"
         "match: {fact: call, where: [{callee.frozen: true}]}\n"
@@ -212,4 +211,8 @@ def test_confirm_without_tensorflow_is_a_clear_usage_error_and_the_default_skips
     assert "bnlint: error: --confirm needs TensorFlow: pip install 'bnlint[tf]'" in forced.output
     default = run("check", "buggy.py", "--no-cache", "--format", "json")
     assert default.exit_code == 1
-    assert json.loads(default.output)["findings"][0]["confirmation"]["status"] == "not-run"
+    assert json.loads(default.stdout)["findings"][0]["confirmation"]["status"] == "not-run"
+    # ... and says so, once, on stderr (stdout stays valid JSON).
+    assert default.stderr.splitlines() == [
+        "note: confirmation skipped: TensorFlow is not installed (pip install 'bnlint[tf]'; --no-confirm silences this)"]
+    assert "note:" not in run("check", "buggy.py", "--no-cache", "--no-confirm").stderr

@@ -83,9 +83,9 @@ def test_discovery_walks_directories_with_excludes(tmp_path, monkeypatch):
           "pkg/.ipynb_checkpoints/nb-checkpoint.ipynb", "pkg/b.py", "legacy/c.py", "export/saved_model.pb",
           "export/variables/v.py")
     monkeypatch.chdir(tmp_path)
-    inputs, errors = discover(["."], (".venv", "node_modules", ".ipynb_checkpoints", "legacy"))
-    assert errors == []
-    assert [(i.display, i.kind) for i in inputs] == [
+    found = discover(["."], (".venv", "node_modules", ".ipynb_checkpoints", "legacy"))
+    assert found.errors == []
+    assert [(i.display, i.kind) for i in found.inputs] == [
         ("a.py", "script"), ("export", "savedmodel"), ("m.keras", "keras"), ("nb.ipynb", "notebook"),
         ("pkg/b.py", "script"), ("w.h5", "h5"),
     ]
@@ -94,9 +94,9 @@ def test_discovery_walks_directories_with_excludes(tmp_path, monkeypatch):
 def test_discovery_keeps_given_paths_as_given_and_reports_bad_ones(tmp_path, monkeypatch):
     _tree(tmp_path, "src/train.py", "notes.txt")
     monkeypatch.chdir(tmp_path)
-    inputs, errors = discover(["src/", "notes.txt", "missing.py", "src/train.py"], ())
-    assert [i.display for i in inputs] == ["src/train.py"]  # listed once, though named twice
-    assert [(e.path, e.message.split(" (")[0]) for e in errors] == [
+    found = discover(["src/", "notes.txt", "missing.py", "src/train.py"], ())
+    assert [i.display for i in found.inputs] == ["src/train.py"]  # listed once, though named twice
+    assert [(e.path, e.message.split(" (")[0]) for e in found.errors] == [
         ("notes.txt", "not a Python script, notebook or Keras model"),
         ("missing.py", "no such file or directory"),
     ]
@@ -116,5 +116,5 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
 def test_discovery_and_the_reader_agree_on_text_format_savedmodels(tmp_path, monkeypatch):
     _tree(tmp_path, "export/saved_model.pbtxt", "export/variables/helper.py")
     monkeypatch.chdir(tmp_path)
-    inputs, _ = discover(["."], ())
-    assert [(i.display, i.kind) for i in inputs] == [("export", "savedmodel")]
+    found = discover(["."], ())
+    assert [(i.display, i.kind) for i in found.inputs] == [("export", "savedmodel")]

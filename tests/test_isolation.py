@@ -42,7 +42,7 @@ def test_planted_modules_in_the_current_folder_and_the_scanned_tree_never_run(tm
     _plant(scanned, marker)
 
     checked = _bnlint("check", "--confirm", "--format", "json", "models", cwd=here)
-    assert checked.returncode == 1, checked.stderr
+    assert checked.returncode == 0, checked.stderr  # a Keras 3 saved model: an info note, never a failure
     assert '"status": "confirmed"' in checked.stdout, checked.stdout[-2000:]
 
     explained = _bnlint("explain", "models/frozen.keras", "--format", "json", cwd=here)

@@ -53,7 +53,8 @@ def test_text_places_scripts_notebooks_and_models_like_ruff(sample_report, rules
     assert "models/classifier.keras::encoder/backbone: BN001 Frozen `backbone` (Functional) " in lines[0]
     assert any(line.startswith("notebooks/fine tune.ipynb:cell 3:line 5:col 9: BN002 ") for line in lines)
     assert any(line.startswith("train.py:12:5: BN001 ") for line in lines)
-    assert "    fix: Keep the BatchNormalization layers of `base` frozen when you unfreeze it." in lines
+    assert "  = fix: Keep the BatchNormalization layers of `base` frozen when you unfreeze it." in lines
+    assert "  = verdict: latent; runtime: keras3 (import keras (line 1))" in lines
 
 
 def test_text_confirmation_says_what_was_measured_and_which_remedy_worked(sample_report):
@@ -76,7 +77,8 @@ def test_confirmation_wording_for_each_status():
 def test_text_does_not_print_input_errors_but_counts_them(sample_report, rules):
     rendered = FORMATS["text"](sample_report, rules)
     assert "broken.keras" not in rendered
-    assert rendered.endswith("Found 4 findings (3 errors, 1 warning) in 4 files. 1 input could not be analysed.\n")
+    # Files *with* findings, of the files checked.
+    assert rendered.endswith("Found 4 findings (3 errors, 1 warning) in 3 of 4 files. 1 input could not be analysed.\n")
 
 
 @pytest.mark.parametrize(
@@ -106,7 +108,7 @@ def test_text_place_without_column_or_line():
 def test_json_is_the_report_contract(sample_report, rules):
     data = json.loads(FORMATS["json"](sample_report, rules))
     assert data == sample_report.to_json()
-    assert set(data) == {"version", "findings", "errors"}
+    assert set(data) == {"version", "findings", "errors", "skipped", "notes"}
     notebook = data["findings"][1]
     assert (notebook["path"], notebook["cell"], notebook["line"], notebook["layer_path"]) == (
         "notebooks/fine tune.ipynb", 3, 5, None)
@@ -148,9 +150,11 @@ def test_github_annotations_by_severity_and_location(sample_report, rules):
         "confirmed (latent): train/inference output differs by 38% after unfreezing; moving mean moved by 0.41; "
         "fixed here by: keep BN frozen (not by: training=False) [keras 3.15.1 / tensorflow 2.21.0]",
     ]
-    # Lines of a notebook cell are not lines of the .ipynb file, and a model has none.
-    assert "line" not in notebook[1] and notebook[2].startswith("cell 3, line 5: Frozen `backbone`")
-    assert "line" not in model[1] and model[2].startswith("layer encoder/backbone: Frozen")
+    # A notebook finding whose file line is unknown, and a saved model, point at line 1 (GitHub
+    # needs a line to place an annotation); the message says where inside the file.
+    assert notebook[1]["line"] == "1" and "col" not in notebook[1]
+    assert notebook[2].startswith("cell 3, line 5: Frozen `backbone`")
+    assert model[1]["line"] == "1" and model[2].startswith("layer encoder/backbone: Frozen")
     assert warning[0] == "warning" and "100% of the new weights" in warning[2]
     assert error == ("error", {"file": "broken.keras", "title": "bnlint (input not analysed)"},
                      "not a .keras archive (no config.json)")
@@ -163,7 +167,8 @@ def test_github_escapes_data_and_properties():
     name, props, message = _parse(line.rstrip("\n"))
     assert name == "notice"
     assert props["file"] == "dir,with: odd%chars.py"
-    assert message.startswith("50% off\r\nsecond: line, here")
+    # A line break inside a message came from an input: it is escaped, never a second line.
+    assert message.startswith("50% off\\r\\nsecond: line, here")
     assert github.escape_property("a:b,c%") == "a%3Ab%2Cc%25"
     assert github.escape_data("a:b,c%\n") == "a:b,c%25%0A"
 

@@ -51,7 +51,7 @@ def test_driver_describes_every_rule(sample_report, rules):
     driver = _sarif(sample_report, rules)["runs"][0]["tool"]["driver"]
     assert (driver["name"], driver["version"]) == ("bnlint", "0.1.0")
     assert driver["informationUri"].startswith("https://")
-    assert [d["id"] for d in driver["rules"]] == [r.id for r in rules] == ["BN001", "BN002", "BN003", "BN004", "BN005"]
+    assert [d["id"] for d in driver["rules"]] == [r.id for r in rules] == ["BN001", "BN002", "BN003", "BN004", "BN005", "BN100"]
     for descriptor, rule in zip(driver["rules"], rules):
         assert descriptor["name"] == rule.name
         assert descriptor["shortDescription"]["text"] == rule.summary

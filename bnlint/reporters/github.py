@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bnlint.findings import Finding, InputError, Report
-from bnlint.reporters.wording import message_lines
+from bnlint.reporters.printable import printable
+from bnlint.reporters.wording import file_line, message_lines, repository_path
 from bnlint.rules import Rule
 
 _COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -22,27 +23,28 @@ def escape_property(text: str) -> str:
 
 
 def command(name: str, properties: dict[str, object], message: str) -> str:
-    props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None)
+    props = ",".join(f"{key}={escape_property(printable(str(value)))}" for key, value in properties.items() if value is not None)
     return f"::{name} {props}::{escape_data(message)}"
 
 
 def _annotation(finding: Finding) -> str:
-    # Only scripts have lines of the file itself; a notebook's lines count within a cell and
-    # a saved model has none, so those say where in the message instead.
-    in_file = finding.cell is None and finding.layer_path is None
+    # Paths relative to the repository root, as the runner resolves them. A notebook finding
+    # points at the cell line's line in the .ipynb file; a saved model at line 1 of its file.
+    # Columns only where they are columns of that line (scripts).
+    script = finding.cell is None and finding.layer_path is None
     properties = {
-        "file": finding.path,
-        "line": finding.line if in_file else None,
-        "col": finding.column if in_file else None,
-        "endLine": finding.end_line if in_file else None,
-        "endColumn": finding.end_column if in_file else None,
+        "file": repository_path(finding),
+        "line": file_line(finding),
+        "col": finding.column if script else None,
+        "endLine": finding.end_line if script else None,
+        "endColumn": finding.end_column if script else None,
         "title": f"{finding.rule} ({finding.name})",
     }
     return command(_COMMANDS[finding.severity], properties, "\n".join(message_lines(finding, "fix: ")))
 
 
 def _input_error(error: InputError) -> str:
-    return command("error", {"file": error.path, "title": "bnlint (input not analysed)"}, error.message)
+    return command("error", {"file": error.path, "title": "bnlint (input not analysed)"}, printable(error.message))
 
 
 def render(report: Report, rules: Sequence[Rule]) -> str:

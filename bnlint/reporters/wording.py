@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 from bnlint.findings import Confirmation, Finding
+from bnlint.reporters.printable import printable
+from bnlint.vocabulary import MODEL_SUFFIXES
+
+_MODEL_FILE_SUFFIXES = tuple(suffix for suffixes in MODEL_SUFFIXES.values() for suffix in suffixes)
+# The file of a SavedModel folder that formats pointing at files name: every SavedModel has it.
+SAVEDMODEL_FILE = "saved_model.pb"
 
 _REMEDY_LABELS = {"training-false": "training=False", "freeze-batchnorm": "keep BN frozen"}
 
@@ -28,6 +36,34 @@ _KEY_METRICS = (
     ("rel_diff", "train/inference output differs by {}", _percent),
     ("moving_mean_max_abs_delta", "moving mean moved by {}", _number),
 )
+
+
+def repository_path(finding: Finding) -> str:
+    """The finding's file relative to the repository root (what code scanning and annotations
+    resolve paths against), whatever folder bnlint ran from; a SavedModel folder names its
+    saved_model.pb, since annotations point at files."""
+    path = finding.source.project_path if finding.source else finding.path
+    if finding.input == "model" and not path.lower().endswith(_MODEL_FILE_SUFFIXES):
+        return f"{path.rstrip('/')}/{SAVEDMODEL_FILE}"
+    return path
+
+
+def related_repository_path(finding: Finding, related) -> str:
+    """A related place in another file (a project module), relative to the repository root like
+    the finding's own path: both paths differ the same way from how they were displayed."""
+    own = finding.source.project_path if finding.source else finding.path
+    relative = os.path.relpath(related.path, os.path.dirname(finding.path) or ".")
+    return os.path.normpath(os.path.join(os.path.dirname(own), relative)).replace(os.sep, "/")
+
+
+def file_line(finding: Finding) -> int:
+    """The line of the file itself: a script's line, a notebook cell's line in the .ipynb file,
+    else 1 (a saved model has no lines; code scanning and annotations need one)."""
+    if finding.cell is not None:
+        return finding.file_line or 1
+    if finding.layer_path is not None:
+        return 1
+    return finding.line or 1
 
 
 def where_in_file(finding: Finding) -> str:
@@ -81,7 +117,8 @@ def message_lines(finding: Finding, fix_label: str, confirmation_label: str = ""
     confirmation = confirmation_line(finding.confirmation)
     if confirmation:
         lines.append(f"{confirmation_label}{confirmation}")
-    return lines
+    # Layer names and messages come from the input: nothing non-printable reaches a reader.
+    return [printable(line) for line in lines]
 
 
 def confirmation_line(confirmation: Confirmation) -> str | None:
