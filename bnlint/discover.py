@@ -161,12 +161,15 @@ def _walk(root: Path, display_root: str, excludes: Excludes, gitignores: GitIgno
             continue
         subfolders = []
         for entry in entries:
-            rel = f"{relative}/{entry.name}" if relative else entry.name
-            here, there = folder / entry.name, absolute / entry.name
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
+            kind = None if is_dir else SUFFIX_FORMATS.get(os.path.splitext(entry.name)[1].lower())
+            if not is_dir and kind is None:
+                continue  # most files of a repository: ruled out before any pattern is matched
+            rel = f"{relative}/{entry.name}" if relative else entry.name
+            here, there = folder / entry.name, absolute / entry.name
             if excludes.match(there, is_dir) or (specs and _gitignored(specs, real / entry.name, is_dir)):
                 continue
             if is_dir:
@@ -176,12 +179,10 @@ def _walk(root: Path, display_root: str, excludes: Excludes, gitignores: GitIgno
                     own = gitignores.spec(real / entry.name) if gitignores is not None else None
                     subfolders.append((here, there, real / entry.name, rel, specs + [(real / entry.name, own)] if own else specs))
                 continue
-            kind = SUFFIX_FORMATS.get(os.path.splitext(entry.name)[1].lower())
-            if kind is None:
-                continue
             try:
-                safe_io.check_regular(here)  # a FIFO named x.py would block the read forever
-            except safe_io.UnreadableFile as exc:
+                if not entry.is_file():  # (the listing already knows: no system call for a plain file)
+                    safe_io.check_regular(here)  # a FIFO named x.py would block the read forever
+            except (safe_io.UnreadableFile, OSError) as exc:
                 found.skipped.append(InputError(_display(display_root, rel), f"skipped: {exc}"))
                 continue
             inputs.append(Input(here, _display(display_root, rel), kind))

@@ -23,7 +23,7 @@ from bnlint.selection import enabled_rules, file_filter, selection_notes
 PARALLEL_THRESHOLD = 64
 
 
-def _read_unit(item: Input, resolved: Path) -> Unit:
+def _read_unit(item: Input, resolved: Path, data: bytes | None = None) -> Unit:
     """Dispatch to the frontend for this kind of input (imported lazily: each pulls its own deps)."""
     if item.kind == "script":
         from bnlint.frontends.python.script import analyze_file
@@ -33,7 +33,7 @@ def _read_unit(item: Input, resolved: Path) -> Unit:
         from bnlint.frontends.models.reader import analyze_file
 
         return analyze_file(item.path, item.display)
-    return analyze_file(item.path, item.display, _project_for(resolved))
+    return analyze_file(item.path, item.display, _project_for(resolved), data)
 
 
 _PROJECTS: dict[Path, object] = {}
@@ -176,7 +176,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
             return hit[0], hit[1], []
     deps: dict[str, str] = {}
     try:
-        unit = _read_unit(item, resolved)
+        unit = _read_unit(item, resolved, content)
     except FrontendError as exc:
         reason = skip_reason(item.path, item.kind) if item.kind in ("h5", "savedmodel") else None
         if reason is not None:

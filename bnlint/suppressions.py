@@ -26,6 +26,7 @@ _SPELLINGS = (
     ("bnlint-ignore", re.compile(r"#\s*bnlint:\s*ignore(?:\[(?P<ids>[^\]]*)\])?", re.IGNORECASE)),
     ("noqa", re.compile(rf"#\s*noqa(?::\s*(?P<ids>{_CODES}))?", re.IGNORECASE)),
 )
+_ANY = re.compile(r"#.*(?:noqa|bnlint:)", re.IGNORECASE)
 # Codes in bnlint's own namespace: an unknown one of these is a typo, not another linter's code.
 OWN_PREFIX = "BN"
 
@@ -78,6 +79,8 @@ def directives(unit: Unit, with_modules: bool = False) -> list[Directive]:
     if with_modules:
         sources += [(path, None, lines) for path, lines in unit.extra_sources.items()]
     for path, cell, lines in sources:
+        if not _ANY.search("\n".join(lines)):
+            continue  # most sources hold no directive: one search instead of a check per line
         for number, text in enumerate(lines, start=1):
             directive = parse_line(text, cell, number)
             if directive is not None:

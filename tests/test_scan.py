@@ -46,9 +46,9 @@ def _count_frontend_calls(monkeypatch) -> list:
     calls = []
     real = scan_module._read_unit
 
-    def counting(item, resolved):
+    def counting(item, resolved, data=None):
         calls.append(item.display)
-        return real(item, resolved)
+        return real(item, resolved, data)
 
     monkeypatch.setattr(scan_module, "_read_unit", counting)
     return calls

@@ -413,7 +413,7 @@ class Interpreter(Expressions, KerasSemantics):
         return self.run_guarded(node)
 
     def _s_for(self, node: ast.For | ast.AsyncFor) -> None:
-        marker = self.step_finder.marker(node) if self.source.may_train else None
+        marker = self.step_finder.marker(node, self.source.lines.get(self.cell)) if self.source.may_train else None
         if marker is not None and not self.steps:
             self.run_step(marker, lambda: self._for(node))
         else:
@@ -438,7 +438,7 @@ class Interpreter(Expressions, KerasSemantics):
 
     def _s_while(self, node: ast.While) -> None:
         self.ev(node.test)
-        marker = self.step_finder.marker(node) if self.source.may_train else None
+        marker = self.step_finder.marker(node, self.source.lines.get(self.cell)) if self.source.may_train else None
         if marker is not None and not self.steps:
             self.run_step(marker, lambda: self.run_block(node.body))
         else:
@@ -524,7 +524,7 @@ class Interpreter(Expressions, KerasSemantics):
             if isinstance(node, ast.Lambda):
                 self.returns[-1].append(self.ev(node.body))
             else:
-                marker = self.step_finder.marker(node) if self.source.may_train else None
+                marker = self.step_finder.marker(node, self.source.lines.get(self.cell)) if self.source.may_train else None
                 if marker is None:
                     self.run_block(node.body)  # type: ignore[attr-defined]
                 else:

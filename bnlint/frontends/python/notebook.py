@@ -145,9 +145,10 @@ def _parse_cell(original: str, blanked: str) -> ast.Module:
         raise
 
 
-def analyze_file(path: pathlib.Path, display: str, project=None) -> Unit:
-    """Facts of one `.ipynb` file; `display` is the path as the user gave it."""
-    data = read_bytes(path)
+def analyze_file(path: pathlib.Path, display: str, project=None, data: bytes | None = None) -> Unit:
+    """Facts of one `.ipynb` file; `display` is the path as the user gave it; `data` its bytes, when
+    the caller has read them already."""
+    data = read_bytes(path) if data is None else data
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -108,12 +108,16 @@ class Project:
 
     def trains(self, file: Path, text: str) -> bool:
         """Whether this code, with the project modules it imports, mentions both a freeze and a
-        training event (or `training=True`): else it cannot hold a finding (`source.relevance`). A
-        library's own package (`keras_hub` inside keras-hub) does not count: it is read as Keras."""
+        training event (or `training=True`): else it cannot hold a finding (`source.relevance`).
+        Code that mentions neither needs no look at its imports: a module that does not train or
+        freeze is only worth reading for the scripts that import it. A library's own package
+        (`keras_hub` inside keras-hub) does not count: it is read as Keras."""
         from bnlint.frontends.python.imports import KERAS_FAMILY
         from bnlint.frontends.python.source import imported_modules, relevance
 
         freezes, trains = relevance(text)
+        if not (freezes or trains):
+            return False  # it mentions neither: nothing it imports can make a finding of it
         seen, pending = {file}, [(file, text)]
         # The project modules it imports, transitively (a builder two imports away), bounded.
         while pending and not (freezes and trains) and len(seen) <= MAX_RELEVANCE_MODULES:

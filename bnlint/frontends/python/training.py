@@ -10,6 +10,7 @@ per function or loop, whether its body is such a step; models called while it ru
 from __future__ import annotations
 
 import ast
+import re
 
 # Keras model methods that train the receiver (each is a training event).
 FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
@@ -46,18 +47,34 @@ def _first_update(statements: list[ast.stmt]) -> ast.Call | None:
     return None
 
 
+# A line that may hold a weight update: only functions and loops spanning one are searched.
+UPDATE_LINE = re.compile(r"\.(?:apply_gradients|minimize)\s*\(|opt\w*\.apply\s*\(", re.IGNORECASE)
+
+
 class StepFinder:
     """Memoised answers: is this function or loop a training step, and where does it update weights?"""
 
     def __init__(self) -> None:
         self._seen: dict[int, ast.AST | None] = {}
+        self._update_lines: dict[int, list[int]] = {}  # by id of the module's lines: where updates may be
 
-    def marker(self, node: ast.AST) -> ast.AST | None:
-        """The node that makes `node` (a def, a lambda or a loop) a training step, or None."""
+    def marker(self, node: ast.AST, lines: list[str] | None = None) -> ast.AST | None:
+        """The node that makes `node` (a def, a lambda or a loop) a training step, or None.
+        `lines`, the source it was parsed from, lets most functions be ruled out by line numbers."""
         key = id(node)
         if key not in self._seen:
-            self._seen[key] = self._marker(node)
+            if lines is not None and not self._may_hold_update(node, lines):
+                self._seen[key] = node if getattr(node, "name", None) == "train_step" else None
+            else:
+                self._seen[key] = self._marker(node)
         return self._seen[key]
+
+    def _may_hold_update(self, node: ast.AST, lines: list[str]) -> bool:
+        updates = self._update_lines.get(id(lines))
+        if updates is None:
+            updates = self._update_lines[id(lines)] = [n for n, text in enumerate(lines, start=1) if UPDATE_LINE.search(text)]
+        start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", None) or 0
+        return any(start <= n <= end for n in updates)
 
     @staticmethod
     def _marker(node: ast.AST) -> ast.AST | None:
