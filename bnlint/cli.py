@@ -256,7 +256,7 @@ def _render(report: Report, settings: Settings, output_format: str, *, statistic
 def _refuse_overwriting_inputs(target: Path, report: Report, settings: Settings, option: str) -> None:
     """A report or baseline written over an input (or the configuration) would destroy it: refuse,
     having written nothing. Symlinks and hard links to an input count too."""
-    protected = {Path(p) for p in report.inputs}
+    protected = {real_path(p) for p in report.inputs}
     protected |= {real_path(p) for p in (settings.source, settings.sample) if p is not None}
     resolved = real_path(target)
     inside = [p for p in protected if p == resolved or p in resolved.parents]

@@ -263,7 +263,7 @@ def scan(paths: list[str], settings: Settings) -> Report:
     report.skipped.extend(found.skipped)
     _collect(report, results)
     report.files_scanned = len(inputs) - sum(1 for _, _, skipped in results if skipped)
-    report.inputs = [str(real_path(item.path)) for item in inputs]
+    report.inputs = [str(item.path) for item in inputs]  # resolved only if an output path needs checking
     return report
 
 

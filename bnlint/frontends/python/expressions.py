@@ -59,7 +59,7 @@ TRUE, FALSE, NONE = Const(True), Const(False), Const(None)
 class Scope:
     """A function's (or the module's) variables; closures read their parent's."""
 
-    __slots__ = ("vars", "parent", "module", "global_names", "source", "lazy")
+    __slots__ = ("vars", "parent", "module", "global_names", "source", "lazy", "stars")
 
     def __init__(self, parent: Scope | None, module: Scope | None, source=None) -> None:
         self.vars: dict[str, Value] = {}
@@ -68,8 +68,9 @@ class Scope:
         self.global_names: set[str] = set()
         self.source = source  # a module scope: the ModuleSource it was read from
         self.lazy = None  # an imported module's scope: its LazyModule, which defines names on demand
+        self.stars: list[Scope] = []  # `from m import *` of project modules: names looked up there on demand
 
-    def lookup(self, name: str) -> Value | None:
+    def lookup(self, name: str, _stars_seen: set[int] | None = None) -> Value | None:
         scope: Scope | None = self
         while scope is not None:
             if name in scope.vars:
@@ -78,6 +79,14 @@ class Scope:
                 scope.lazy.load(name)
                 if name in scope.vars:
                     return scope.vars[name]
+            if scope.stars and not name.startswith("_"):
+                seen = _stars_seen if _stars_seen is not None else set()
+                for star in scope.stars:
+                    if id(star) not in seen:  # two modules star-importing each other
+                        seen.add(id(star))
+                        found = star.lookup(name, seen)
+                        if found is not None:
+                            return found
             scope = scope.parent
         return self.module.vars.get(name)
 

@@ -51,8 +51,9 @@ ORPHAN_KEYWORDS = (*imports.KERAS_FAMILY, "trainable", "compile", "fit", "enviro
 MAX_RELEVANT_NAMES = 64
 # What a never-called function must mention to be worth interpreting: a training event, a freeze,
 # a `training=` argument, or the switches that decide the runtime.
-ORPHAN_TRAINING_WORDS = ("fit", "train_on_batch", "apply_gradients", "minimize", "trainable", "training=True",
-                         "training = True", "train_step", "estimator", "environ", "putenv", "TF_USE_LEGACY_KERAS")
+ORPHAN_TRAINING_WORDS = ("fit(", "fit_generator(", "train_on_batch(", "apply_gradients(", "minimize(", "trainable",
+                         "setattr(", "freeze", "training=True", "training = True", "train_step",
+                         "model_to_estimator", "environ", "putenv", "TF_USE_LEGACY_KERAS")
 MAX_MODULES = 64  # project modules read for one script
 
 
@@ -345,10 +346,10 @@ class Interpreter(Expressions, KerasSemantics):
 
     def _bind_from(self, module: Module, alias: ast.alias) -> None:
         if alias.name == "*":
-            module.scope.lazy.load_all()
-            for key in module.scope.lazy.public_names():
-                if key in module.scope.vars:
-                    self.scope.assign(key, module.scope.vars[key])
+            # Its names are looked up there when this code uses them (a package's __init__ that
+            # star-imports ten submodules costs nothing until one of their names is used).
+            if module.scope not in self.scope.stars:
+                self.scope.stars.append(module.scope)
             return
         value = self.module_attribute(module, alias.name)
         self.scope.assign(alias.asname or alias.name, value)

@@ -64,12 +64,3 @@ class LazyModule:
         for stmt in statements:
             self._once(stmt)
 
-    def load_all(self) -> None:
-        for statements in self._defining.values():
-            for stmt in statements:
-                self._once(stmt)
-        for stmt in self._stars:
-            self._once(stmt)
-
-    def public_names(self) -> list[str]:
-        return [name for name in self._defining if not name.startswith("_")]
