@@ -137,3 +137,6 @@ class Unit:
     # name them with: their lines (suppressions, fingerprints) and resolved files (fixes, cache).
     extra_sources: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    # Resolved project modules read only to decide whether the unit is worth interpreting: a
+    # cached result depends on them too.
+    consulted: set[str] = field(default_factory=set)

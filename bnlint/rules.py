@@ -25,6 +25,8 @@ STATUSES = ("stable", "preview", "deprecated")
 _BASE_KEYS = frozenset({"default", *RUNTIMES, *VERDICTS, *(f"{r}/{v}" for r in RUNTIMES for v in VERDICTS)})
 _TEXT_KEYS = _BASE_KEYS | {f"model:{k}" for k in _BASE_KEYS} | {"model"}
 _REQUIRED = ("id", "name", "severity", "inputs", "summary", "message", "fix", "rationale", "match")
+_OPTIONAL = ("status", "enabled_by_default", "verdict", "example", "use_instead", "references", "confirm", "examples",
+             "prefilter")
 
 
 class RuleError(UsageError):
@@ -75,6 +77,9 @@ class Rule:
     script_fixer: str | None = None  # bnlint.fix.SCRIPT_FIXERS
     model_fixer: str | None = None  # bnlint.fix.MODEL_FIXERS
     examples: dict = field(default_factory=dict)
+    # Word groups (source.PREFILTER_WORDS) a script must mention, with the project modules it
+    # imports, for this rule to find anything in it; None: every Keras script is read for it.
+    prefilter: frozenset[str] | None = None
 
     def for_runtime(self, table: Texts, runtime: str, verdict: str | None = None, input_kind: str | None = None) -> str:
         return pick(table, runtime, verdict, input_kind)
@@ -146,6 +151,18 @@ def _confirm(value, path: Path) -> tuple[str, str]:
     return check, str(value.get("reason") or "")
 
 
+def _prefilter(value, path: Path) -> frozenset[str] | None:
+    from bnlint.frontends.python.source import PREFILTER_WORDS
+
+    if value is None:
+        return None
+    groups = _strings(value, "prefilter", path)
+    unknown = [g for g in groups if g not in PREFILTER_WORDS]
+    if not groups or unknown:
+        raise RuleError(f"{path}: `prefilter` lists some of {', '.join(PREFILTER_WORDS)}")
+    return frozenset(groups)
+
+
 def _match(value, path: Path) -> tuple[dict, ...]:
     alternatives = value if isinstance(value, list) else [value]
     compiled = []
@@ -173,6 +190,10 @@ def parse_rule(data: object, path: Path) -> Rule:
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
         raise RuleError(f"{path}: missing {', '.join(missing)}")
+    # A misspelt key would otherwise be silently ignored (an `exmaples:` block never tested).
+    unknown = sorted(map(str, set(data) - {*_REQUIRED, *_OPTIONAL}))
+    if unknown:
+        raise RuleError(f"{path}: unknown key {', '.join(unknown)} (see rules/schema.json)")
     if not isinstance(data["id"], str) or not RULE_ID.match(data["id"]):
         raise RuleError(f"{path}: rule id {data['id']!r} is not like BN001")
     if not isinstance(data["name"], str) or not data["name"]:
@@ -215,6 +236,7 @@ def parse_rule(data: object, path: Path) -> Rule:
         script_fixer=script_fixer,
         model_fixer=model_fixer,
         examples=examples,
+        prefilter=_prefilter(data.get("prefilter"), path),
     )
 
 

@@ -23,7 +23,7 @@ from bnlint.selection import enabled_rules, file_filter, selection_notes
 PARALLEL_THRESHOLD = 64
 
 
-def _read_unit(item: Input, resolved: Path, data: bytes | None = None) -> Unit:
+def _read_unit(item: Input, resolved: Path, job: _Job, data: bytes | None = None) -> Unit:
     """Dispatch to the frontend for this kind of input (imported lazily: each pulls its own deps)."""
     if item.kind == "script":
         from bnlint.frontends.python.script import analyze_file
@@ -33,10 +33,10 @@ def _read_unit(item: Input, resolved: Path, data: bytes | None = None) -> Unit:
         from bnlint.frontends.models.reader import analyze_file
 
         return analyze_file(item.path, item.display)
-    return analyze_file(item.path, item.display, _project_for(resolved), data)
+    return analyze_file(item.path, item.display, _project_for(resolved, job.prefilters), data)
 
 
-_PROJECTS: dict[Path, object] = {}
+_PROJECTS: dict[tuple[Path, object], object] = {}
 _CWD: list[Path] = []  # the folder bnlint runs in, read once per scan (each `Path.cwd()` is a system call)
 
 
@@ -44,16 +44,17 @@ def _cwd() -> Path:
     return _CWD[0] if _CWD else Path.cwd()
 
 
-def _project_for(resolved: Path):
+def _project_for(resolved: Path, prefilters):
     """The project a script belongs to: its repository, else the folder bnlint runs in (when the
-    script is inside it), else its own folder. One per process, so modules are parsed once."""
+    script is inside it), else its own folder. One per process and rule selection, so modules are
+    parsed once."""
     from bnlint.frontends.python.project import Project
 
     cwd = _cwd()
     root = repository_root(resolved.parent) or (cwd if str(resolved).startswith(str(cwd) + os.sep) else resolved.parent)
-    if root not in _PROJECTS:
-        _PROJECTS[root] = Project(root)
-    return _PROJECTS[root]
+    if (root, prefilters) not in _PROJECTS:
+        _PROJECTS[root, prefilters] = Project(root, prefilters)
+    return _PROJECTS[root, prefilters]
 
 
 def _digest(file: str) -> str:
@@ -90,6 +91,8 @@ class _Job:
     settings: Settings
     enabled: frozenset[str]
     rules_digest: str  # changes when any rule file changes: part of every cache key
+    # What a script must mention for the enabled rules to find anything (Project.worth_reading).
+    prefilters: frozenset[frozenset[str]] | None = None
 
 
 def _cache_key(item: Input, content: bytes, job: _Job, runtime_hint: str) -> str:
@@ -176,7 +179,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
             return hit[0], hit[1], []
     deps: dict[str, str] = {}
     try:
-        unit = _read_unit(item, resolved, content)
+        unit = _read_unit(item, resolved, job, content)
     except FrontendError as exc:
         reason = skip_reason(item.path, item.kind) if item.kind in ("h5", "savedmodel") else None
         if reason is not None:
@@ -190,7 +193,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
             place_notebook_lines(findings, content.decode("utf-8-sig", "replace"))
         _sources(unit, item, resolved, findings)
         if use_cache:  # the findings depend on the project modules read too: a change to one is a miss
-            deps = {other: _digest(other) for other in unit.files.values()}
+            deps = {other: _digest(other) for other in (*unit.files.values(), *unit.consulted)}
     if use_cache:
         cache.store(settings.cache_dir, key, findings, errors, deps)
     return findings, errors, []
@@ -211,7 +214,17 @@ def _pool_context():
 def _job(settings: Settings) -> _Job:
     rules = load_rules(settings.rules_dirs)
     digest = ",".join(f"{r.id}:{r.source}:{r.source.stat().st_mtime_ns}" for r in rules)
-    return _Job(settings, frozenset(enabled_rules(settings, rules)), digest)
+    enabled = frozenset(enabled_rules(settings, rules))
+    return _Job(settings, enabled, digest, _prefilters([r for r in rules if r.id in enabled]))
+
+
+def _prefilters(rules) -> frozenset[frozenset[str]] | None:
+    """One word-group set per enabled rule for scripts and notebooks; None when one of them has
+    no prefilter, so every Keras script must be read."""
+    text_rules = [r for r in rules if {"script", "notebook"} & set(r.inputs)]
+    if any(r.prefilter is None for r in text_rules):
+        return None
+    return frozenset(r.prefilter for r in text_rules)
 
 
 def _excludes(settings: Settings) -> tuple[str, ...]:

@@ -13,7 +13,6 @@ new YAML rule is tested by this file without touching it.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from dataclasses import replace
 
 import pytest
@@ -46,9 +47,9 @@ def _count_frontend_calls(monkeypatch) -> list:
     calls = []
     real = scan_module._read_unit
 
-    def counting(item, resolved, data=None):
+    def counting(item, resolved, job, data=None):
         calls.append(item.display)
-        return real(item, resolved, data)
+        return real(item, resolved, job, data)
 
     monkeypatch.setattr(scan_module, "_read_unit", counting)
     return calls
@@ -78,6 +79,21 @@ def test_a_changed_file_or_changed_pins_are_analysed_again(project, monkeypatch)
     report = scan(["."], settings)
     assert len(calls) == 6  # the runtime of every file changed
     assert {f.runtime.target for f in report.findings} == {"keras2"}
+
+
+def test_a_file_skipped_for_its_imports_is_read_again_when_one_of_them_changes(tmp_path, monkeypatch):
+    # train.py trains; the module it imports did not freeze anything, so train.py was not read.
+    # Once the module freezes the base, the cached "nothing here" no longer holds.
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text("from builder import build\nmodel = build()\nmodel.fit(images, labels)\n")
+    builder = BUGGY.replace("model.fit(images, labels)", "").replace("base.trainable = True\n", "")
+    (tmp_path / "builder.py").write_text("def build():\n    pass\n")
+    settings = Settings(cache_dir=tmp_path / "cache", jobs=1, target_runtime="keras2")
+    assert scan(["train.py"], settings).findings == []
+    (tmp_path / "builder.py").write_text("def build():\n" + textwrap.indent(builder, "    ") + "    return model\n")
+    report = scan(["train.py"], settings)
+    assert [(f.rule, f.path, f.verdict) for f in report.findings] == [("BN001", "builder.py", "latent")]
 
 
 def test_a_corrupt_or_deleted_cache_is_a_miss(project, monkeypatch):

@@ -112,7 +112,7 @@ def _lower_cells(unit: Unit, cells: list[tuple[int, str]], file: pathlib.Path | 
     from bnlint.frontends.python.script import worth_interpreting
 
     joined = "\n".join(code for _, code in cells)
-    if not (mentions_keras((joined,)) and (project is None or worth_interpreting(joined, file, project))):
+    if not (mentions_keras((joined,)) and worth_interpreting(joined, file, project, unit)):
         return  # nothing here can be a finding: its cells are not even parsed
     chunks: list[tuple[int, ast.Module]] = []
     evidence: dict[str, str] = {}

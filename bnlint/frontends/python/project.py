@@ -41,15 +41,20 @@ class ModuleSource:
         return any(word in line for lines in self.lines.values() for line in lines for word in STEP_WORDS)
 
 
+# The word groups a scan's rules need, one set per rule (`Rule.prefilter`); None: read every file.
+Prefilters = frozenset[frozenset[str]] | None
+
+
 class Project:
     """The modules of one project, below `root`, parsed at most once each."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, prefilters: Prefilters = None) -> None:
         self.root = root.resolve()
+        self.prefilters = prefilters
         self._root_text = str(self.root)
         self._parsed: dict[Path, tuple[tuple[int, int], tuple[str, ast.Module] | None]] = {}
         self._resolved: dict[tuple[Path, str, int], Path | None] = {}
-        self._trains: dict[Path, tuple[str | None, tuple[bool, bool]]] = {}
+        self._groups: dict[Path, tuple[tuple[int, int], str | None, frozenset[str]]] = {}
         self._listings: dict[Path, frozenset[str]] = {}
 
     def resolve(self, importer: Path, module: str, level: int) -> Path | None:
@@ -106,21 +111,29 @@ class Project:
             self._listings[folder] = entries
         return entries
 
-    def trains(self, file: Path, text: str) -> bool:
-        """Whether this code, with the project modules it imports, mentions both a freeze and a
-        training event (or `training=True`): else it cannot hold a finding (`source.relevance`).
-        Code that mentions neither needs no look at its imports: a module that does not train or
-        freeze is only worth reading for the scripts that import it. A library's own package
-        (`keras_hub` inside keras-hub) does not count: it is read as Keras."""
+    def worth_reading(self, file: Path, text: str, consulted: set[str] | None = None) -> bool:
+        """Whether this code, with the project modules it imports, mentions a word of each group
+        that some rule's prefilter lists (`source.PREFILTER_WORDS`): else no rule can find
+        anything in it and it is not interpreted. Code that mentions no group at all needs no look
+        at its imports: a module that does not train or freeze is only worth reading for the
+        scripts that import it. A library's own package (`keras_hub` inside keras-hub) does not
+        count: it is read as Keras. The modules looked at are added to `consulted` (resolved
+        paths): a cached verdict depends on them."""
         from bnlint.frontends.python.imports import KERAS_FAMILY
-        from bnlint.frontends.python.source import imported_modules, relevance
+        from bnlint.frontends.python.source import imported_modules, word_groups
 
-        freezes, trains = relevance(text)
-        if not (freezes or trains):
-            return False  # it mentions neither: nothing it imports can make a finding of it
+        if self.prefilters is None:
+            return True
+        groups = word_groups(text)
+        if not groups:
+            return False  # it mentions nothing: nothing it imports can make a finding of it
         seen, pending = {file}, [(file, text)]
+
+        def satisfied() -> bool:
+            return any(need <= groups for need in self.prefilters)
+
         # The project modules it imports, transitively (a builder two imports away), bounded.
-        while pending and not (freezes and trains) and len(seen) <= MAX_RELEVANCE_MODULES:
+        while pending and not satisfied() and len(seen) <= MAX_RELEVANCE_MODULES:
             importer, code = pending.pop()
             for module, level in imported_modules(code):
                 if not level and module.partition(".")[0] in KERAS_FAMILY:
@@ -129,19 +142,28 @@ class Project:
                 if found is None or found in seen:
                     continue
                 seen.add(found)
-                module_text, (more_freezes, more_trains) = self._relevance(found)
-                freezes, trains = freezes or more_freezes, trains or more_trains
+                if consulted is not None:
+                    consulted.add(str(found))
+                module_text, more = self._word_groups(found)
+                groups |= more
                 if module_text is not None:
                     pending.append((found, module_text))
-        return freezes and trains
+        return satisfied()
 
-    def _relevance(self, file: Path) -> tuple[str | None, tuple[bool, bool]]:
-        if file not in self._trains:
-            from bnlint.frontends.python.source import relevance
+    def _word_groups(self, file: Path) -> tuple[str | None, frozenset[str]]:
+        """(text, word groups) of a project module, read again when it changed (as `load`)."""
+        from bnlint.frontends.python.source import word_groups
 
+        try:
+            stat = file.stat()
+            version = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            return None, frozenset()
+        cached = self._groups.get(file)
+        if cached is None or cached[0] != version:
             text = self._text(file)
-            self._trains[file] = (text, relevance(text) if text is not None else (False, False))
-        return self._trains[file]
+            cached = self._groups[file] = (version, text, word_groups(text) if text is not None else frozenset())
+        return cached[1], cached[2]
 
     def _text(self, file: Path) -> str | None:
         try:

@@ -10,7 +10,7 @@ from bnlint.frontends import FrontendError
 from bnlint.frontends.python.interpreter import Interpreter
 from bnlint.frontends.python.project import ModuleSource, Project
 from bnlint.frontends.python.recorder import FactRecorder
-from bnlint.frontends.python.source import decode, mentions_keras, parse, read_bytes, relevance, source_lines
+from bnlint.frontends.python.source import decode, mentions_keras, parse, read_bytes, source_lines
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 
@@ -42,10 +42,12 @@ def lower(unit: Unit, chunks: list[Chunk], evidence: dict[str, str] | None = Non
     return unit
 
 
-def worth_interpreting(text: str, file: pathlib.Path | None, project: Project | None) -> bool:
+def worth_interpreting(text: str, file: pathlib.Path | None, project: Project | None, unit: Unit) -> bool:
+    """Whether a scan's rules can find anything here (`Project.worth_reading`); outside a scan
+    (no project: an editor's buffer, a rule example) every Keras file is read."""
     if project is None or file is None:
-        return all(relevance(text))
-    return project.trains(file, text)
+        return True
+    return project.worth_reading(file, text, unit.consulted)
 
 
 class gc_paused:
@@ -62,15 +64,14 @@ class gc_paused:
             gc.enable()
 
 
-def analyze_source(source: str, path: str, file: pathlib.Path | None = None, project: Project | None = None,
-                   skim: bool = False) -> Unit:
+def analyze_source(source: str, path: str, file: pathlib.Path | None = None, project: Project | None = None) -> Unit:
     """Facts of one script's source text. Raises FrontendError for a syntax error.
 
     A file that mentions no Keras-family import is not even parsed: nothing in it can be a finding,
-    and its syntax is someone else's business. With `skim` (a scan), neither is one that, with the
-    project modules it imports, never trains, freezes or bakes in `training=True`."""
+    and its syntax is someone else's business. In a scan (with a `project`), neither is one in
+    which the selected rules' prefilters find nothing (`worth_interpreting`)."""
     unit = Unit(path=path, kind="script", runtime=DEFAULT)
-    if mentions_keras((source,)) and (not skim or worth_interpreting(source, file, project)):
+    if mentions_keras((source,)) and worth_interpreting(source, file, project, unit):
         unit.sources[None] = source_lines(source)
         with gc_paused():
             lower(unit, [(None, parse(source))], file=file, project=project)  # the tree is freed before GC resumes
@@ -80,6 +81,5 @@ def analyze_source(source: str, path: str, file: pathlib.Path | None = None, pro
 def analyze_file(path: pathlib.Path, display: str, project: Project | None = None, data: bytes | None = None) -> Unit:
     """Facts of one `.py` file; `display` is the path as the user gave it; `data` its bytes, when
     the caller has read them already."""
-    return analyze_source(decode(read_bytes(path) if data is None else data), display, path.resolve(), project,
-                          skim=project is not None)
+    return analyze_source(decode(read_bytes(path) if data is None else data), display, path.resolve(), project)
 

@@ -48,13 +48,17 @@ def source_lines(text: str) -> list[str]:
 # What a file must mention to hold a finding: a Keras-family import, or (through the project's
 # own modules) a `trainable` change or a training call.
 _TRAINING_WORDS = ("trainable", ".fit", "train_on_batch", "apply_gradients")
-# A finding needs a freeze and a training event (BN001-BN004), or `training=True` baked into a
-# graph (BN005). Code that mentions no word of one of these pairs (in the file, or in a project
-# module it imports) holds none, and is not interpreted.
-FREEZE_WORDS = ("trainable", "freeze", "Freeze", "KerasLayer")
-TRAINING_WORDS = ("fit(", "fit_generator(", "train_on_batch(", "apply_gradients(", "minimize(", "train_step",
-                  "model_to_estimator", "train(", ".apply(")
-BAKED_WORDS = ("training=True", "training = True")
+# The word groups a rule's `prefilter` names: a scan interprets code (with the project modules it
+# imports) only when, for some selected rule, it mentions a word of each group the rule lists.
+# BN001-BN004 need a freeze and a training event, BN005 `training=True`; a rule without a
+# prefilter has every Keras file read for it.
+PREFILTER_WORDS: dict[str, tuple[str, ...]] = {
+    "freeze": ("trainable", "freeze", "Freeze", "KerasLayer"),
+    "training": ("fit(", "fit_generator(", "train_on_batch(", "apply_gradients(", "minimize(", "train_step",
+                 "model_to_estimator", "train(", ".apply("),
+    "training-true": ("training=True", "training = True"),
+    "suppression": ("noqa", "bnlint:"),
+}
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.MULTILINE)
 
 
@@ -69,11 +73,9 @@ def mentions_keras(texts: Iterable[str]) -> bool:
     return False
 
 
-def relevance(text: str) -> tuple[bool, bool]:
-    """(mentions a freeze, mentions training); `training=True` counts as both."""
-    if any(word in text for word in BAKED_WORDS):
-        return True, True
-    return any(word in text for word in FREEZE_WORDS), any(word in text for word in TRAINING_WORDS)
+def word_groups(text: str) -> frozenset[str]:
+    """The PREFILTER_WORDS groups that `text` mentions a word of."""
+    return frozenset(group for group, words in PREFILTER_WORDS.items() if any(word in text for word in words))
 
 
 def imported_modules(text: str) -> Iterator[tuple[str, int]]:
