@@ -1,14 +1,18 @@
 """Expression evaluation for the script interpreter: names, attributes, calls, literals, folding.
 
-Mixed into the Interpreter (python_interpreter.py), which supplies statements, functions and
-classes; Keras meaning comes from KerasSemantics (python_keras.py).
+Mixed into the Interpreter (interpreter.py), which supplies statements, functions and classes;
+Keras meaning comes from KerasSemantics (keras_semantics.py); host.py declares what each part
+expects of the others.
 """
 
 from __future__ import annotations
 
 import ast
 import operator
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from bnlint.frontends.python.host import Host
 from bnlint.frontends.python.keras_semantics import Args
 from bnlint.frontends.python.values import (
     FOREIGN,
@@ -27,6 +31,9 @@ from bnlint.frontends.python.values import (
     Tensor,
     Value,
 )
+
+if TYPE_CHECKING:
+    from bnlint.frontends.python.lazy_module import LazyModule
 
 MAX_FOLDED = 10_000  # longest string/tuple constant folding may build
 MAX_UNROLLED = 16  # a comprehension over a literal list this short is evaluated per element
@@ -67,7 +74,7 @@ class Scope:
         self.module = module or self
         self.global_names: set[str] = set()
         self.source = source  # a module scope: the ModuleSource it was read from
-        self.lazy = None  # an imported module's scope: its LazyModule, which defines names on demand
+        self.lazy: LazyModule | None = None  # an imported module's scope: its LazyModule, which defines names on demand
         self.stars: list[Scope] = []  # `from m import *` of project modules: names looked up there on demand
 
     def lookup(self, name: str, _stars_seen: set[int] | None = None) -> Value | None:
@@ -114,13 +121,13 @@ def fold(op: ast.operator, left: Value, right: Value) -> Value:
     return UNKNOWN
 
 
-class Expressions:
+class Expressions(Host):
     """What an expression evaluates to, abstractly; calls may record facts along the way."""
 
     def __init__(self) -> None:
         self.scope: Scope = Scope(None, None)
         self.star_imports: list[str] = []  # `from keras.applications import *`
-        self._expr = {
+        self._expr: dict[type, Callable[[Any], Value]] = {
             ast.Attribute: self._e_attribute,
             ast.Call: self._e_call,
             ast.Subscript: self._e_subscript,
@@ -145,12 +152,11 @@ class Expressions:
 
     def ev(self, node: ast.expr) -> Value:
         # Names and constants are most of all expressions: no dispatch for them.
-        kind = type(node)
-        if kind is ast.Name:
-            found = self.scope.lookup(node.id)  # type: ignore[attr-defined]
-            return found if found is not None else self._unbound(node.id)  # type: ignore[attr-defined]
-        if kind is ast.Constant:
-            value = node.value  # type: ignore[attr-defined]
+        if isinstance(node, ast.Name):
+            found = self.scope.lookup(node.id)
+            return found if found is not None else self._unbound(node.id)
+        if isinstance(node, ast.Constant):
+            value = node.value
             if value is True:
                 return TRUE
             if value is False:
@@ -158,7 +164,7 @@ class Expressions:
             if value is None:
                 return NONE
             return Const(value)
-        handler = self._expr.get(kind)
+        handler = self._expr.get(type(node))
         return handler(node) if handler is not None else UNKNOWN
 
     def _unbound(self, name: str) -> Value:
@@ -313,10 +319,11 @@ class Expressions:
 
     def _e_boolop(self, node: ast.BoolOp) -> Value:
         values = [self.ev(v) for v in node.values]
-        if all(isinstance(v, Const) for v in values):
-            result = values[0]
-            for value in values[1:]:
-                if isinstance(node.op, ast.And) == bool(result.value):  # type: ignore[union-attr]
+        constants = [v for v in values if isinstance(v, Const)]
+        if len(constants) == len(values):
+            result = constants[0]
+            for value in constants[1:]:
+                if isinstance(node.op, ast.And) == bool(result.value):
                     result = value
             return result
         tensors = [v for v in values if isinstance(v, Tensor)]
@@ -325,16 +332,17 @@ class Expressions:
     def _e_compare(self, node: ast.Compare) -> Value:
         left = self.ev(node.left)
         comparators = [self.ev(c) for c in node.comparators]
-        if not isinstance(left, Const) or not all(isinstance(c, Const) for c in comparators):
+        constants = [c for c in comparators if isinstance(c, Const)]
+        if not isinstance(left, Const) or len(constants) != len(comparators):
             return UNKNOWN
         current = left.value
-        for op, right in zip(node.ops, comparators):
+        for op, right in zip(node.ops, constants):
             try:
-                if not _COMPARE[type(op)](current, right.value):  # type: ignore[union-attr]
+                if not _COMPARE[type(op)](current, right.value):
                     return FALSE
             except Exception:  # noqa: BLE001 - comparing unrelated constants
                 return UNKNOWN
-            current = right.value  # type: ignore[union-attr]
+            current = right.value
         return TRUE
 
     def _e_ifexp(self, node: ast.IfExp) -> Value:
@@ -361,8 +369,10 @@ class Expressions:
             if isinstance(value, ast.Constant):
                 parts.append(str(value.value))
                 continue
-            inner = self.ev(value.value) if isinstance(value, ast.FormattedValue) else UNKNOWN
-            if not isinstance(inner, Const) or value.format_spec is not None or value.conversion not in (-1, 115):
+            if not isinstance(value, ast.FormattedValue) or value.format_spec is not None or value.conversion not in (-1, 115):
+                return UNKNOWN
+            inner = self.ev(value.value)
+            if not isinstance(inner, Const):
                 return UNKNOWN
             parts.append(str(inner.value))
         text = "".join(parts)
@@ -378,17 +388,18 @@ class Expressions:
         receiver = self.ev(func.value)
         if not isinstance(receiver, (Const, Mapping)):
             return None
-        args = [self.ev(a) for a in node.args if not isinstance(a, ast.Starred)]
-        if len(args) != len(node.args) or not all(isinstance(a, Const) for a in args):
+        values = [self.ev(a) for a in node.args if not isinstance(a, ast.Starred)]
+        args = [a for a in values if isinstance(a, Const)]
+        if len(args) != len(node.args):
             return UNKNOWN
         if func.attr == "format" and isinstance(receiver, Const) and isinstance(receiver.value, str):
             try:
-                text = receiver.value.format(*(a.value for a in args))  # type: ignore[union-attr]
+                text = receiver.value.format(*(a.value for a in args))
             except (IndexError, KeyError, ValueError, AttributeError):
                 return UNKNOWN
             return Const(text) if len(text) <= MAX_FOLDED else UNKNOWN
-        if func.attr == "get" and isinstance(receiver, Mapping) and args and isinstance(args[0].value, str):  # type: ignore[union-attr]
-            return receiver.items.get(args[0].value, args[1] if len(args) > 1 else NONE)  # type: ignore[union-attr]
+        if func.attr == "get" and isinstance(receiver, Mapping) and args and isinstance(args[0].value, str):
+            return receiver.items.get(args[0].value, args[1] if len(args) > 1 else NONE)
         return None
 
     def _e_comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> Value:
@@ -438,6 +449,7 @@ def merge_returns(values: list[Value]) -> Value:
     first = meaningful[0]
     if all(v is first or (isinstance(v, ModelRef) and isinstance(first, ModelRef) and v.key == first.key) for v in meaningful):
         return first
-    if all(isinstance(v, Tensor) for v in meaningful):
-        return Tensor(frozenset().union(*(v.history for v in meaningful)), any(v.symbolic for v in meaningful))  # type: ignore[union-attr]
+    tensors = [v for v in meaningful if isinstance(v, Tensor)]
+    if len(tensors) == len(meaningful):
+        return Tensor(frozenset().union(*(t.history for t in tensors)), any(t.symbolic for t in tensors))
     return UNKNOWN

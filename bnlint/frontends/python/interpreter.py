@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from bnlint.frontends.python import imports
 from bnlint.frontends.python.expressions import (
@@ -86,7 +87,7 @@ class Interpreter(Expressions, KerasSemantics):
         self.cell_of: dict[int, int | None] = {}  # id(def or class node) -> its notebook cell
         self.nested: set[int] = set()  # ids of defs and classes written inside a function
         self.step_finder = StepFinder()
-        self._stmt = {
+        self._stmt: dict[type, Callable[[Any], bool | None]] = {
             ast.Expr: self._s_expr,
             ast.Assign: self._s_assign,
             ast.AnnAssign: self._s_annassign,
@@ -159,7 +160,7 @@ class Interpreter(Expressions, KerasSemantics):
         if self.scope is not self.scope.module:
             self.nested.add(id(node))
 
-    def _may_matter(self, node: ast.AST) -> bool:
+    def _may_matter(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef) -> bool:
         """Can interpreting this never-called function or class produce a finding? Only if it
         trains, freezes or sets `training` (what it builds and returns goes nowhere: nothing calls
         it), and only through names it reaches from outside: a Keras-family module or model, another
@@ -168,8 +169,8 @@ class Interpreter(Expressions, KerasSemantics):
         source = self.foreign.get(id(node), self.own)
         lines = source.lines.get(self.cell_of.get(id(node), self.cell) if source is self.own else None) or []
         # From the first body line: the `def name(` line would always mention the function itself.
-        body = node.body  # type: ignore[attr-defined]
-        text = "\n".join(lines[body[0].lineno - 1 : node.end_lineno])  # type: ignore[attr-defined]
+        first = node.body if isinstance(node, ast.Lambda) else node.body[0]
+        text = "\n".join(lines[first.lineno - 1 : node.end_lineno])
         if not any(word in text for word in ORPHAN_TRAINING_WORDS):
             return False
         if self._relevant_names is None:
@@ -207,8 +208,11 @@ class Interpreter(Expressions, KerasSemantics):
     # -- locations ------------------------------------------------------------------------------
 
     def loc(self, node: ast.AST) -> Location:
-        line, col = node.lineno, node.col_offset  # type: ignore[attr-defined]
-        end_line, end_col = node.end_lineno, node.end_col_offset  # type: ignore[attr-defined]
+        # Every node a fact points at is a statement, expression or argument: all have positions,
+        # which ast.AST itself does not declare.
+        positioned: Any = node
+        line, col = positioned.lineno, positioned.col_offset
+        end_line, end_col = positioned.end_lineno, positioned.end_col_offset
         lines = self.source.lines.get(self.cell)
         # ast offsets count UTF-8 bytes; users count characters.
         if lines is not None:
@@ -330,8 +334,9 @@ class Interpreter(Expressions, KerasSemantics):
             return None
         scope = Scope(None, None, source)
         self.modules[file] = scope  # before running it: an import cycle finds it half-read, as Python does
-        self.rec.unit.extra_sources[source.path] = source.lines[None]
-        self.rec.unit.files[source.path] = str(file)
+        display = source.path or str(file)  # a project module always has its own path
+        self.rec.unit.extra_sources[display] = source.lines[None]
+        self.rec.unit.files[display] = str(file)
 
         def run(stmt: ast.stmt) -> None:
             saved = (self.scope, self.cell, self.source)
@@ -368,9 +373,9 @@ class Interpreter(Expressions, KerasSemantics):
         positional = [*args.posonlyargs, *args.args]
         for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
             defaults[arg.arg] = self.ev(default)
-        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-            if default is not None:
-                defaults[arg.arg] = self.ev(default)
+        for arg, keyword_default in zip(args.kwonlyargs, args.kw_defaults):
+            if keyword_default is not None:
+                defaults[arg.arg] = self.ev(keyword_default)
         return defaults
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Function:
@@ -473,11 +478,10 @@ class Interpreter(Expressions, KerasSemantics):
     # -- binding --------------------------------------------------------------------------------
 
     def bind(self, target: ast.expr, value: Value, stmt: ast.stmt) -> None:
-        kind = type(target)
-        if kind is ast.Name:
+        if isinstance(target, ast.Name):
             self.scope.assign(target.id, value)
             self.name_model(value, target.id)
-        elif kind is ast.Attribute:
+        elif isinstance(target, ast.Attribute):
             owner = self.ev(target.value)
             if target.attr == "trainable":
                 self.assign_trainable(owner, stmt, value)
@@ -485,9 +489,9 @@ class Interpreter(Expressions, KerasSemantics):
                 owner.attrs[target.attr] = value
                 self.name_model(value, dotted(target), attribute=True)
                 self.add_part(owner, value)
-        elif kind is ast.Subscript:
+        elif isinstance(target, ast.Subscript):
             self.assign_item(self.ev(target.value), self.ev(target.slice), value, stmt)
-        elif kind in (ast.Tuple, ast.List):
+        elif isinstance(target, (ast.Tuple, ast.List)):
             elements = target.elts
             if isinstance(value, Seq) and len(value.items) == len(elements) and not any(isinstance(e, ast.Starred) for e in elements):
                 for element, item in zip(elements, value.items):
@@ -495,7 +499,7 @@ class Interpreter(Expressions, KerasSemantics):
             else:
                 for element in elements:
                     self.bind(element.value if isinstance(element, ast.Starred) else element, UNKNOWN, stmt)
-        elif kind is ast.Starred:
+        elif isinstance(target, ast.Starred):
             self.bind(target.value, UNKNOWN, stmt)
 
     # -- functions and classes ------------------------------------------------------------------
@@ -503,8 +507,8 @@ class Interpreter(Expressions, KerasSemantics):
     def invoke_function(self, function: Function, args: Args, site: ast.AST, fresh_inputs: bool = False) -> Value:
         node = function.node
         self.called.add(id(node))
-        if isinstance(function.owner, Instance):
-            function.owner.ran.add(node.name)  # type: ignore[attr-defined]
+        if isinstance(function.owner, Instance) and not isinstance(node, ast.Lambda):
+            function.owner.ran.add(node.name)
         # Recursion is a function running inside itself with the same closure (followed a few
         # levels: `build(depth - 1)` reaches its base case); closures made by one `def` or
         # `lambda` in different calls (what `reduce`-based `compose()` builds) are not recursion.
@@ -527,10 +531,11 @@ class Interpreter(Expressions, KerasSemantics):
             else:
                 marker = self.step_finder.marker(node, self.source.lines.get(self.cell)) if self.source.may_train else None
                 if marker is None:
-                    self.run_block(node.body)  # type: ignore[attr-defined]
+                    self.run_block(node.body)
                 else:
                     owner = model_key(function.owner) if function.owner is not None else None
-                    self.run_step(marker, lambda: self.run_block(node.body), owner)  # type: ignore[attr-defined]
+                    body = node.body
+                    self.run_step(marker, lambda: self.run_block(body), owner)
         finally:
             depth = len(self.stack)
             self.stack.pop()
@@ -546,7 +551,7 @@ class Interpreter(Expressions, KerasSemantics):
         return result
 
     def _bind_parameters(self, function: Function, args: Args, scope: Scope, fresh_inputs: bool) -> None:
-        spec: ast.arguments = function.node.args  # type: ignore[attr-defined]
+        spec: ast.arguments = function.node.args
         positional = [a.arg for a in (*spec.posonlyargs, *spec.args)]
         given = list(args.pos)
         if function.owner is not None and not _is_static(function.node):

@@ -8,6 +8,7 @@ from functools import lru_cache
 from bnlint import knowledge
 from bnlint.frontends.python import layer_loops as loops
 from bnlint.frontends.python.evidence import keyword_runtime, path_runtime, removed_method
+from bnlint.frontends.python.host import Host
 from bnlint.frontends.python.imports import canonical, in_keras_family
 from bnlint.frontends.python.recorder import FactRecorder
 from bnlint.frontends.python.training import FIT_METHODS
@@ -135,7 +136,7 @@ def training_value(args: Args) -> str:
     return "dynamic"
 
 
-class KerasSemantics:
+class KerasSemantics(Host):
     """Mixed into the Interpreter: everything that knows what a Keras API does."""
 
     def __init__(self, recorder: FactRecorder) -> None:
@@ -163,7 +164,7 @@ class KerasSemantics:
             "builtins.iter": self._same_sequence,
             "builtins.setattr": self._setattr,
             "functools.reduce": self._reduce,
-            "builtins.super": lambda args, node: self.make_super(),  # type: ignore[attr-defined]
+            "builtins.super": lambda args, node: self.make_super(),
         }
 
     # -- runtime evidence -----------------------------------------------------------------------
@@ -171,10 +172,11 @@ class KerasSemantics:
     def _evidence(self, target: str, text: str, node: ast.AST) -> None:
         # The file's own evidence, or that of a project module it imports (which counts only when
         # the file itself says nothing).
-        source = self.source  # type: ignore[attr-defined]
-        evidence = self.evidence if source is self.own else self.project_evidence  # type: ignore[attr-defined]
+        source = self.source
+        evidence = self.evidence if source is self.own else self.project_evidence
         if target not in evidence:
-            where = f"line {node.lineno}" if self.cell is None else f"cell {self.cell}, line {node.lineno}"  # type: ignore[attr-defined]
+            line = getattr(node, "lineno", 0)  # every node evidence is found at is a statement or expression
+            where = f"line {line}" if self.cell is None else f"cell {self.cell}, line {line}"
             evidence[target] = f"{text} ({where})" if source.path is None else f"{text} ({source.path}, {where})"
 
     def import_evidence(self, qname: str, text: str, node: ast.AST) -> None:
@@ -256,7 +258,7 @@ class KerasSemantics:
         key = model_key(value)
         if key is not None:
             # `self.backbone = ...` names the model wherever it happens.
-            self.rec.name(key, name, -1 if attribute else len(self.stack))  # type: ignore[attr-defined]
+            self.rec.name(key, name, -1 if attribute else len(self.stack))
 
     def add_part(self, owner: Instance, value: Value) -> None:
         part = model_key(value)
@@ -277,7 +279,7 @@ class KerasSemantics:
             return self._call_method(function, args, node)
         if isinstance(function, Partial):
             merged = Args([*function.args, *args.pos], {**function.kwargs, **args.kw}, args.star_unknown, args.kw_unknown)
-            return self.invoke(function.func, merged, node)  # type: ignore[attr-defined]
+            return self.invoke(function.func, merged, node)
         return args.passthrough(FOREIGN if function is FOREIGN else UNKNOWN)
 
     def _call_ref(self, function: Ref, args: Args, node: ast.AST) -> Value:
@@ -294,10 +296,10 @@ class KerasSemantics:
         return args.passthrough(otherwise)
 
     def _allocated(self, node: ast.AST):
-        return self.rec.sites.get(("model", id(node))) if self.orphan else None  # type: ignore[attr-defined]
+        return self.rec.sites.get(("model", id(node))) if self.orphan else None
 
     def _remember(self, node: ast.AST, value: Value) -> Value:
-        if self.orphan:  # type: ignore[attr-defined]
+        if self.orphan:
             self.rec.sites[("model", id(node))] = value
         return value
 
@@ -305,7 +307,7 @@ class KerasSemantics:
         known = self._allocated(node)
         if known is not None:
             return known
-        location = self.loc(node)  # type: ignore[attr-defined]
+        location = self.loc(node)
         contains_bn = info.contains_bn
         if name == knowledge.HUB_LAYER:
             handle = literal(args.get(0, "handle") or UNKNOWN)
@@ -334,7 +336,7 @@ class KerasSemantics:
         in_call_method = bool(self.contexts)
         symbolic = in_call_method or args.symbolic()
         index = self.rec.call(
-            key, training, "call", self.loc(node),  # type: ignore[attr-defined]
+            key, training, "call", self.loc(node),
             in_graph=symbolic, in_step=bool(self.steps), in_call_method=in_call_method,
         )
         if self.steps:
@@ -359,21 +361,21 @@ class KerasSemantics:
         finally:
             models = tuple(dict.fromkeys(self.steps.pop()))
         api = marker.func.attr if isinstance(marker, ast.Call) and isinstance(marker.func, ast.Attribute) else "train_step"
-        self.rec.training("step", models, self.loc(marker), api)  # type: ignore[attr-defined]
+        self.rec.training("step", models, self.loc(marker), api)
 
     def _call_method(self, method: KerasMethod, args: Args, node: ast.AST) -> Value:
         name, key = method.name, method.key
         if name == "compile":
-            self.rec.compile(key, self.loc(node))  # type: ignore[attr-defined]
+            self.rec.compile(key, self.loc(node))
         elif name in FIT_METHODS:
             self.call_evidence(name, args, node)
-            self.rec.training("fit", (key,) if key is not None else (), self.loc(node), name)  # type: ignore[attr-defined]
+            self.rec.training("fit", (key,) if key is not None else (), self.loc(node), name)
         elif name in ("evaluate_generator", "predict_generator"):
             self.call_evidence(name, args, node)
         elif key is not None and name == "add":
             layer = args.get(0, "layer")
             if layer is not None:
-                self._compose(key, layer, "add", self.loc(node))  # type: ignore[attr-defined]
+                self._compose(key, layer, "add", self.loc(node))
         elif key is not None and name == "get_layer":
             return LayerItem(key, True)
         elif key is not None and name in ("call", "__call__"):
@@ -395,7 +397,7 @@ class KerasSemantics:
         known = self._allocated(node)
         if known is not None:
             return known
-        location = self.loc(node)  # type: ignore[attr-defined]
+        location = self.loc(node)
         key = self.rec.new_model("Sequential", location, architecture="keras.Sequential", composite=True)
         self.rec.members[key] = []
         layers = args.get(0, "layers")
@@ -412,7 +414,7 @@ class KerasSemantics:
         known = self._allocated(node)
         if known is not None:
             return known
-        key = self.rec.new_model("Functional", self.loc(node), architecture="keras.Model", composite=True)  # type: ignore[attr-defined]
+        key = self.rec.new_model("Functional", self.loc(node), architecture="keras.Model", composite=True)
         inner = _history(outputs or UNKNOWN) - _history(inputs or UNKNOWN)
         self.rec.contain(key, sorted(inner))
         return self._remember(node, ModelRef(key))
@@ -437,7 +439,7 @@ class KerasSemantics:
             return UNKNOWN
         result = items[0]
         for item in items[1:]:
-            result = self.invoke(args.pos[0], Args([result, item]), node)  # type: ignore[attr-defined]
+            result = self.invoke(args.pos[0], Args([result, item]), node)
         return result
 
     def _same_sequence(self, args: Args, node: ast.AST) -> Value:
@@ -460,7 +462,7 @@ class KerasSemantics:
         if key is not None:
             if name in ("output", "outputs"):
                 # `Model(base.input, head(base.output))` reuses base's own graph in place.
-                return Tensor(frozenset({self.rec.call(key, "absent", "output", self.loc(node))}), symbolic=True)  # type: ignore[attr-defined]
+                return Tensor(frozenset({self.rec.call(key, "absent", "output", self.loc(node))}), symbolic=True)
             if name in ("input", "inputs"):
                 return Tensor(symbolic=True)
             if name == "layers":
@@ -486,7 +488,7 @@ class KerasSemantics:
     def assign_trainable(self, owner: Value, stmt: ast.AST, value: Value, rhs: ast.expr | None = None) -> None:
         if rhs is None and isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             rhs = stmt.value
-        location = self.loc(stmt)  # type: ignore[attr-defined]
+        location = self.loc(stmt)
         constant = value.value if isinstance(value, Const) and isinstance(value.value, bool) else None
         key = model_key(owner)
         if key is not None:
@@ -511,11 +513,11 @@ class KerasSemantics:
         context.changes.append(change)
 
     def _is_loop_layer(self, node: ast.expr) -> bool:
-        value = self.ev(node)  # type: ignore[attr-defined]
+        value = self.ev(node)
         return isinstance(value, LayerItem) and value.loop is not None
 
     def _is_bn_class(self, node: ast.expr) -> bool:
-        value = self.ev(node)  # type: ignore[attr-defined]
+        value = self.ev(node)
         if not isinstance(value, Ref):
             return False
         info = knowledge.constructor_info(canonical(value.qname))
@@ -528,14 +530,14 @@ class KerasSemantics:
             return False
         context = loops.LoopContext(layers.key)
         item = LayerItem(layers.key, layers.some, context)
-        self.bind(node.target, Seq([UNKNOWN, item]) if isinstance(iterable, Enumerated) else item, node)  # type: ignore[attr-defined]
+        self.bind(node.target, Seq([UNKNOWN, item]) if isinstance(iterable, Enumerated) else item, node)
         self.loops.append(context)
         try:
             for stmt in node.body:
-                self.run_block((stmt,))  # type: ignore[attr-defined]
+                self.run_block((stmt,))
                 if loops.skips(stmt):
                     # `if isinstance(layer, BN): continue` - the rest of the body skips BN layers
-                    context.guards.extend(loops.invert(loops.classify(stmt.test, self._is_loop_layer, self._is_bn_class)))  # type: ignore[attr-defined]
+                    context.guards.extend(loops.invert(loops.classify(stmt.test, self._is_loop_layer, self._is_bn_class)))
         finally:
             self.loops.pop()
         loops.link_bn_freezes(context, self.rec.keep_bn_frozen)
@@ -546,17 +548,17 @@ class KerasSemantics:
         True when both arms certainly return."""
         context = self.loops[-1] if self.loops else None
         if context is None:
-            body = self.run_block(node.body)  # type: ignore[attr-defined]
-            orelse = self.run_block(node.orelse)  # type: ignore[attr-defined]
+            body = self.run_block(node.body)
+            orelse = self.run_block(node.orelse)
             return body and orelse and bool(node.orelse)
         guards = loops.classify(node.test, self._is_loop_layer, self._is_bn_class)
         depth = len(context.guards)
         context.guards.extend(guards)
-        self.run_block(node.body)  # type: ignore[attr-defined]
+        self.run_block(node.body)
         del context.guards[depth:]
         if node.orelse:
             context.guards.extend(loops.invert(guards))
-            self.run_block(node.orelse)  # type: ignore[attr-defined]
+            self.run_block(node.orelse)
             del context.guards[depth:]
         return False
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from bnlint.ir import TrainableChange
 
@@ -89,7 +90,7 @@ def invert(guards: list[str]) -> list[str]:
     return ["other"]
 
 
-def skips(stmt: ast.stmt) -> bool:
+def skips(stmt: ast.stmt) -> TypeGuard[ast.If]:
     """An `if` whose body only skips the rest of the loop: `if isinstance(l, BN): continue`."""
     return isinstance(stmt, ast.If) and not stmt.orelse and all(isinstance(s, (ast.Continue, ast.Pass)) for s in stmt.body) and any(
         isinstance(s, ast.Continue) for s in stmt.body

@@ -122,7 +122,8 @@ class Project:
         from bnlint.frontends.python.imports import KERAS_FAMILY
         from bnlint.frontends.python.source import imported_modules, word_groups
 
-        if self.prefilters is None:
+        prefilters = self.prefilters
+        if prefilters is None:
             return True
         groups = word_groups(text)
         if not groups:
@@ -130,7 +131,7 @@ class Project:
         seen, pending = {file}, [(file, text)]
 
         def satisfied() -> bool:
-            return any(need <= groups for need in self.prefilters)
+            return any(need <= groups for need in prefilters)
 
         # The project modules it imports, transitively (a builder two imports away), bounded.
         while pending and not satisfied() and len(seen) <= MAX_RELEVANCE_MODULES:

@@ -104,7 +104,8 @@ class Function(Value):
 
     __slots__ = ("node", "scope", "cell", "defaults", "owner")
 
-    def __init__(self, node: ast.AST, scope: Any, cell: int | None, defaults: dict[str, Value], owner: Value | None = None) -> None:
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, scope: Any, cell: int | None,
+                 defaults: dict[str, Value], owner: Value | None = None) -> None:
         self.node = node
         self.scope = scope
         self.cell = cell
