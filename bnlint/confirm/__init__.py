@@ -11,5 +11,6 @@ has nothing to run (its `reason` says why).
 CHECKS: dict[str, str] = {
     "frozen-batchnorm": "train-mode vs inference-mode outputs and BN moving statistics, as loaded and unfrozen",
     "training-true-batchnorm": "inference-style calls (predict, direct calls) of a graph with training=True baked in",
+    "trainable-without-recompile": "the script's compile/fit/trainable-change/fit sequence replayed, then once more after compile()",
 }
 NO_CHECK = "none"
