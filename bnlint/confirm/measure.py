@@ -31,7 +31,8 @@ Metrics (each with the prefix of its pass): `rel_diff` (output difference relati
 output), `max_abs_diff`, `moving_mean_max_abs_delta` and `moving_variance_max_rel_delta` (what one
 pass wrote into the moving statistics) and `batch_mean_max_shift` (measured at the BN layers, so
 it means the same whatever the output's scale: how far the batch means a layer normalised with
-lie from its moving means, in moving standard deviations).
+lie from its moving means, in moving standard deviations; a base applied to T frames per pass,
+as in TimeDistributed, updates T times and adds them up).
 """
 
 from __future__ import annotations

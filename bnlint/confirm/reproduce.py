@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bnlint.confirm.measure import Subject, _momentum, _numpy, input_specs, is_batchnorm, walk_layers
-from bnlint.confirm.sample import SEED, synthetic
+from bnlint.confirm.sample import SEED, InputSpec, synthetic
 
 # Smallest spatial input each application accepts; 32 for the others.
 MIN_SIDE = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
@@ -103,35 +103,38 @@ def build_callee(keras_module, architecture: str, arguments: dict) -> tuple[obje
     raise NotReproducible(f"{architecture} is not an architecture bnlint can rebuild")
 
 
-def warm_moving_statistics(model, callee, inputs) -> int:
+def warm_moving_statistics(callee, inputs) -> int:
     """Set the callee's BN moving statistics to the batch statistics of `inputs` (one
-    training-mode pass with the callee unfrozen); returns how many layers were set.
+    training-mode call of the callee alone, unfrozen); returns how many layers were set.
 
-    One pass moves each moving statistic by (1 - momentum) of the way to the batch statistic,
-    which gives that statistic back exactly: batch = old + (new - old) / (1 - momentum).
+    One call moves each moving statistic by (1 - momentum) of the way to the batch statistic,
+    which gives that statistic back exactly: batch = old + (new - old) / (1 - momentum). The
+    callee is called on its own, not through the composition, so that each BN layer updates
+    exactly once (TimeDistributed would update it once per frame).
     """
     bns = [layer for layer in walk_layers(callee) if is_batchnorm(layer)]
-    flags = [(layer, layer.trainable) for layer in walk_layers(model) + walk_layers(callee)]
+    flags = [(layer, layer.trainable) for layer in walk_layers(callee)]
     before = [(_numpy(bn.moving_mean).copy(), _numpy(bn.moving_variance).copy()) for bn in bns]
     try:
         callee.trainable = True
-        model(inputs, training=True)
+        callee(inputs, training=True)
     finally:
         for layer, trainable in flags:  # parents first, as listed
             if layer.trainable != trainable:
                 layer.trainable = trainable
-    warmed = 0
+    warmed = []
     for bn, (mean0, var0) in zip(bns, before):
         momentum = _momentum(bn)
-        if momentum is None:
-            bn.moving_mean.assign(mean0)
-            bn.moving_variance.assign(var0)
-            continue
         mean1, var1 = _numpy(bn.moving_mean), _numpy(bn.moving_variance)
-        bn.moving_mean.assign(mean0 + (mean1 - mean0) / (1 - momentum))
-        bn.moving_variance.assign(np.maximum(var0 + (var1 - var0) / (1 - momentum), 0))
-        warmed += 1
-    return warmed
+        if momentum is None:
+            warmed.append((bn, mean0, var0))  # an update rule bnlint does not know: left as it was
+            continue
+        warmed.append((bn, mean0 + (mean1 - mean0) / (1 - momentum), np.maximum(var0 + (var1 - var0) / (1 - momentum), 0)))
+    finite = all(np.isfinite(mean).all() and np.isfinite(var).all() for _, mean, var in warmed)
+    for (bn, mean, var), (mean0, var0) in zip(warmed, before):
+        bn.moving_mean.assign(mean if finite else mean0)
+        bn.moving_variance.assign(var if finite else var0)
+    return sum(1 for bn in bns if _momentum(bn) is not None) if finite else 0
 
 
 def reproduce(keras_module, target: dict) -> tuple[Replica, object]:
@@ -170,8 +173,9 @@ def reproduce(keras_module, target: dict) -> tuple[Replica, object]:
     else:
         raise NotReproducible(f"unknown composition {composition!r}")
     batch = synthetic(input_specs(model))
-    warm = synthetic(input_specs(model), rows=WARM_ROWS, seed=WARM_SEED)
-    warmed = warm_moving_statistics(model, callee, warm.inputs[0])
+    callee_specs = input_specs(callee) if getattr(callee, "inputs", None) else [InputSpec("x", (None, *shape), "float32")]
+    warm = synthetic(callee_specs, rows=WARM_ROWS, seed=WARM_SEED)
+    warmed = warm_moving_statistics(callee, warm.inputs[0])
     # Remedy (a): the same callee object (same weights, same random state) called with training=False.
     subject = Subject(model, callee, lambda: (functional({"training": False}), callee, True))
     statistics = f"its BN moving statistics set from a {warm.description}, " if warmed else ""
