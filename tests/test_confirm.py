@@ -483,3 +483,20 @@ def test_a_sample_holding_objects_is_refused_without_unpickling(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(SampleError, match="holds Python objects"):
         load_sample(tmp_path / "objects.npy")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("composition", ["call", "time_distributed"])
+def test_a_replicas_moving_statistics_are_those_of_its_warm_up_batch(composition):
+    keras = pytest.importorskip("keras")
+    from bnlint.confirm.reproduce import WARM_ROWS, WARM_SEED, reproduce
+
+    replica, _ = reproduce(keras, {"architecture": "keras.layers.BatchNormalization", "arguments": {},
+                                   "composition": composition, "training": "absent", "check": "frozen-batchnorm"})
+    layer = replica.subject.callee
+    # The warm-up batch, as reproduce builds it: the callee's own input shape, once per BN layer
+    # even when the composition applies it to every frame (TimeDistributed).
+    warm = synthetic([InputSpec("x", (None, 16), "float32")], rows=WARM_ROWS, seed=WARM_SEED).inputs[0]
+    assert np.allclose(layer.moving_mean.numpy(), warm.mean(axis=0), atol=1e-4)
+    assert np.allclose(layer.moving_variance.numpy(), warm.var(axis=0), rtol=1e-3)
+    assert replica.measured["moving_statistics"] == "set from a 32x16 synthetic batch"
