@@ -72,7 +72,11 @@ def _subject(fact: str, record: dict) -> Subject:
     elif fact == "trainable_change":
         model = record.get("target") or {}
     elif fact == "fit":
-        model = (record.get("change") or {}).get("target") or record.get("model") or {}
+        change = record.get("change") or {}
+        model = change.get("target") or record.get("model") or {}
+        if change.get("value") is True:  # the stale change is an unfreeze (BN003's usual case)
+            extra = {"unfrozen": model.get("name"), "unfrozen_architecture": model.get("architecture"),
+                     "unfrozen_opaque": bool(model.get("opaque"))}
     else:
         model = record
     return Subject(

@@ -24,6 +24,9 @@ class Confirmation:
     reason: str = ""
     runtime: str | None = None  # what ran the check: "keras 3.15.1 / tensorflow 2.21.0"
     remedies: dict[str, bool] = field(default_factory=dict)
+    # What ran: {"kind": "model file", "path": ...}, {"kind": "replica", "architecture": ...,
+    # "input_shape": ..., "weights": None, ...} or {"kind": "script run", ...}; empty when nothing ran.
+    measured: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,10 @@ class Records:
                 related.append(_related("freeze", f"`{self.model(stale.target).get('name', '?')}.trainable` changed here", stale.location))
             if compiled is not None:
                 related.append(_related("compile", "the last compile() before it", compiled.location))
+            if stale is not None and compiled is not None:
+                # The fits between that compile() and the change: the sequence the confirmation replays.
+                related += [_related("training", f"trained here ({e.api})", e.location) for e in self.unit.trainings
+                            if e.kind == "fit" and e.models == event.models and compiled.order < e.order < stale.order]
             records.append(self._base(event.location) | {
                 "api": event.api,
                 "model": self.model(model),

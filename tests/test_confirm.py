@@ -12,13 +12,15 @@ import json
 import sys
 import textwrap
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import bnlint.confirm.runner as confirm
-from bnlint.confirm.runner import ConfirmOptions, WorkerFailure, confirm_findings, run_worker
+from bnlint import api
+from bnlint.confirm.runner import ConfirmOptions, WorkerFailure, _sequence, confirm_findings, run_worker
 from bnlint.confirm.sample import (
     InputSpec,
     SampleError,
@@ -27,7 +29,7 @@ from bnlint.confirm.sample import (
     synthetic,
 )
 from bnlint.engine import run_rules
-from bnlint.findings import Finding, Source, Subject
+from bnlint.findings import Finding, Related, Source, Subject
 from bnlint.ir import Runtime
 from bnlint.rules import load_rules
 
@@ -214,11 +216,29 @@ def test_explicit_training_true_is_active_in_direct_calls_on_keras3(confirmed):
 def test_a_script_finding_is_reproduced_from_keras_applications_without_running_the_script(confirmed):
     confirmation = confirmed["script"][0].confirmation
     assert (confirmation.status, confirmation.mode) == ("confirmed", "latent")
+    # The reason and the JSON both say that a replica was measured, and which one.
     assert confirmation.reason.startswith(
-        "reproduced keras.applications.MobileNetV3Small (weights=None) at 32x32x3 instead of 224x224x3, frozen, "
-        "called without training=False, on a 8x32x32x3 synthetic batch"
+        "measured on a replica, not on your model: keras.applications.MobileNetV3Small with weights=None at 32x32x3 "
+        "(the script uses 224x224x3), frozen, called without training=False, its BN moving statistics set from a "
+        "32x32x32x3 synthetic batch, run on a 8x32x32x3 synthetic batch (the sizes of the numbers are the replica's): "
     )
+    assert confirmation.measured == {
+        "kind": "replica", "architecture": "keras.applications.MobileNetV3Small",
+        "arguments": {"include_top": False, "weights": "imagenet", "input_shape": [224, 224, 3]},
+        "weights": None, "input_shape": [32, 32, 3], "script_input_shape": [224, 224, 3],
+        "composition": "call", "training": "absent",
+        "moving_statistics": "set from a 32x32x32x3 synthetic batch", "batch": "8x32x32x3 synthetic batch",
+    }
     assert confirmation.remedies == {"training-false": False, "freeze-batchnorm": True}
+    # Measured at the BN layers: batch means some moving standard deviations away, whatever the output scale.
+    assert confirmation.metrics["latent_batch_mean_max_shift"] > 0.1
+
+
+@pytest.mark.tf
+def test_a_saved_model_confirmation_says_which_file_and_layer_ran(confirmed, saved):
+    confirmation = by_rule(confirmed["nested"], "BN001", layer_path="encoder/backbone").confirmation
+    assert confirmation.measured == {"kind": "model file", "path": "nested.keras",
+                                     "layer_path": "encoder/backbone", "batch": "8x8x8x3 synthetic batch"}
 
 
 # --- what is never loaded or run -----------------------------------------------------------
@@ -376,11 +396,53 @@ def test_a_real_worker_past_its_timeout_or_memory_limit_is_unconfirmed(saved):
 # --- what is not run ----------------------------------------------------------------------
 
 def test_findings_without_a_dynamic_check_are_not_run(tmp_path):
-    compile_finding = make_finding("BN003", tmp_path / "train.py")
     custom_rule = make_finding("XY001", tmp_path / "train.py")
-    confirm_findings([compile_finding, custom_rule], ConfirmOptions())
-    assert compile_finding.confirmation.status == "not-run" and "compile()" in compile_finding.confirmation.reason
+    confirm_findings([custom_rule], ConfirmOptions())
     assert custom_rule.confirmation.status == "not-run" and "XY001" in custom_rule.confirmation.reason
+
+
+def test_the_recompile_check_replays_the_scripts_sequence_on_the_architecture_even_with_exec(tmp_path, monkeypatch):
+    monkeypatch.setattr(confirm, "tensorflow_available", lambda: True)
+    monkeypatch.setattr(confirm, "tf_keras_available", lambda: True)
+    jobs = []
+    monkeypatch.setattr(confirm, "run_worker", lambda job, *a: jobs.append(job) or {"ok": True, "runtime": "r", "results": {}})
+    script = tmp_path / "train.py"
+    base = Subject("base", "ResNet50", architecture="keras.applications.ResNet50", unfrozen="base", called_with_training_false=True)
+    compiled, trained = Related("compile", "compile()", 6, 1), Related("training", "fit()", 7, 1)
+
+    def stale_fit(target: str, *related: Related) -> Finding:
+        finding = make_finding("BN003", script, subject=base, runtime=Runtime(target, "given"))
+        return replace(finding, line=9, related=related)
+
+    findings = [stale_fit("keras3", compiled), stale_fit("keras2", compiled), stale_fit("keras2", compiled, trained)]
+    confirm_findings(findings, ConfirmOptions(exec_scripts=True))
+    assert {job["source"] for job in jobs} == {"reproduce"}  # --exec stops at the first fit(): too early for BN003
+    targets = sorted((job["runtime"], target["sequence"]) for job in jobs for target in job["targets"])
+    # Keras 3 ignores a change only after a fit() (the rule's condition there); tf.keras as the script orders it.
+    assert targets == [("keras", "fit-change-fit"), ("tf_keras", "change-fit"), ("tf_keras", "fit-change-fit")]
+    assert {target["change"] for job in jobs for target in job["targets"]} == {"unfreeze"}
+    assert {target["training"] for job in jobs for target in job["targets"]} == {"false"}
+
+
+def test_the_static_bn003_finding_hands_the_recompile_check_what_it_replays():
+    # The replay needs the changed base (not the fit's model), whether the change is an unfreeze,
+    # and the fits between the compile() and the change.
+    code = textwrap.dedent("""\
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV3Small(weights=None, include_top=False, pooling="avg")
+        base.trainable = False
+        inputs = tf.keras.Input((96, 96, 3))
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(2)(base(inputs, training=False)))
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(images, labels)
+        base.trainable = True
+        model.fit(images, labels)
+        """)
+    [finding] = [f for f in api.lint_source(code, "script", Runtime("keras2", "given")) if f.rule == "BN003"]
+    assert (finding.subject.name, finding.subject.architecture) == ("base", "keras.applications.MobileNetV3Small")
+    assert finding.subject.unfrozen == "base" and finding.subject.called_with_training_false
+    assert [(r.role, r.line) for r in finding.related] == [("freeze", 8), ("compile", 6), ("training", 7)]
+    assert _sequence(finding) == "fit-change-fit"
 
 
 def test_what_cannot_be_rebuilt_or_run_is_unconfirmed_with_a_reason(tmp_path, monkeypatch):
@@ -441,5 +503,22 @@ def test_a_sample_is_matched_by_input_name_or_x(tmp_path):
 
 def test_a_sample_holding_objects_is_refused_without_unpickling(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(SampleError, match="cannot read the sample"):
+    with pytest.raises(SampleError, match="holds Python objects"):
         load_sample(tmp_path / "objects.npy")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("composition", ["call", "time_distributed"])
+def test_a_replicas_moving_statistics_are_those_of_its_warm_up_batch(composition):
+    keras = pytest.importorskip("keras")
+    from bnlint.confirm.reproduce import WARM_ROWS, WARM_SEED, reproduce
+
+    replica, _ = reproduce(keras, {"architecture": "keras.layers.BatchNormalization", "arguments": {},
+                                   "composition": composition, "training": "absent", "check": "frozen-batchnorm"})
+    layer = replica.subject.callee
+    # The warm-up batch, as reproduce builds it: the callee's own input shape, once per BN layer
+    # even when the composition applies it to every frame (TimeDistributed).
+    warm = synthetic([InputSpec("x", (None, 16), "float32")], rows=WARM_ROWS, seed=WARM_SEED).inputs[0]
+    assert np.allclose(layer.moving_mean.numpy(), warm.mean(axis=0), atol=1e-4)
+    assert np.allclose(layer.moving_variance.numpy(), warm.var(axis=0), rtol=1e-3)
+    assert replica.measured["moving_statistics"] == "set from a 32x16 synthetic batch"

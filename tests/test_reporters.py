@@ -72,6 +72,19 @@ def test_text_confirmation_says_what_was_measured_and_which_remedy_worked(sample
     )
 
 
+def test_a_confirmation_on_a_replica_or_a_script_run_says_so():
+    metrics = {"rel_diff": 0.052}
+    replica = Confirmation("confirmed", "active", metrics=metrics,
+                           measured={"kind": "replica", "architecture": "keras.applications.ResNet50"})
+    assert confirmation_line(replica) == (
+        "confirmed (active): measured on a replica (keras.applications.ResNet50, untrained weights); "
+        "train/inference output differs by 5.2%")
+    run = Confirmation("confirmed", "active", metrics=metrics, measured={"kind": "script run"})
+    assert confirmation_line(run).startswith("confirmed (active): measured by running the script up to its first fit(); ")
+    own = Confirmation("confirmed", "active", metrics=metrics, measured={"kind": "model file"})
+    assert confirmation_line(own) == "confirmed (active): train/inference output differs by 5.2%"
+
+
 def test_confirmation_wording_for_each_status():
     assert confirmation_line(Confirmation()) is None  # not-run: nothing to say
     assert confirmation_line(Confirmation("unconfirmed", reason="timed out after 120 s")) == "unconfirmed: timed out after 120 s"

@@ -1,7 +1,12 @@
 """The dynamic check: run the real model on a small batch in an isolated worker process.
 
-`runner` plans and runs worker jobs (no TensorFlow on this side); `worker` and the modules it
-imports (`measure`, `reproduce`, `gap`, `loading`, `sample`, `exec_script`) run TensorFlow.
+`runner` plans and runs worker jobs and `safety` screens a saved model's config before a worker
+loads it (no TensorFlow on this side; `sample` validates `--sample` with numpy only). `worker` and
+the modules it imports run TensorFlow: `loading` (load a model file), `reproduce` (rebuild a
+replica of a script's model), `exec_script` (run a script up to its first fit()), `measure` (the
+checks), `recompile` (BN003's replayed compile/fit sequence), `randomness` and `replay` (hold
+random layers fixed, call a model with `training` chosen per kind of layer) and `gap` (explain's
+fit()/evaluate() reproduction).
 
 `CHECKS` names the checks a rule's `confirm: {check: NAME}` may ask for; `measure.CHECKS` holds
 their implementations under the same names (a test keeps the two in step). `none` means the rule
@@ -11,5 +16,6 @@ has nothing to run (its `reason` says why).
 CHECKS: dict[str, str] = {
     "frozen-batchnorm": "train-mode vs inference-mode outputs and BN moving statistics, as loaded and unfrozen",
     "training-true-batchnorm": "inference-style calls (predict, direct calls) of a graph with training=True baked in",
+    "trainable-without-recompile": "the script's compile/fit/trainable-change/fit sequence replayed, then once more after compile()",
 }
 NO_CHECK = "none"

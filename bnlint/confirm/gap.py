@@ -1,18 +1,38 @@
-"""Measure the fit()/evaluate() loss gap of one model on one batch (worker side: runs TensorFlow).
+"""Reproduce what fit() reports and what evaluate() reports after it, and split the difference
+(worker side: runs TensorFlow). `bnlint explain` (no TensorFlow) sends the job.
 
-`bnlint explain` (the command, no TensorFlow) sends the job; the worker calls `measure_gap`, which
-returns the four losses of the telescoping sum that `bnlint.explain.gap_report` turns into the
-report: L0 fit()'s loss, L1 without dropout, L2 in inference mode, L3 after one optimizer step.
+fit() is reproduced step by step, as Keras runs it: the sample in batches of `batch_size` rows
+(in order, or shuffled each epoch with a seeded permutation), each step's loss computed in
+training mode on the weights *before* that step's update, and the epoch's loss the mean of the
+step losses weighted by batch size, as Keras' loss tracker keeps it. At each step, from the same
+weights and statistics, three more losses are measured on the same rows (their passes update
+nothing): La with augmentation layers off, L1 with every random layer off (BN still on batch
+statistics), L2 in inference mode. evaluate() is the inference-mode loss over all rows after the
+last step (L3). For the last epoch:
+
+    augmentation = L0 - La, dropout = La - L1, batchnorm = L1 - L2, weight_update = L2 - L3
+
+and their sum is fit_loss - evaluate_loss. Random layers are switched off through the `training`
+argument of their calls (`bnlint.confirm.replay`), never by changing them. A model with random
+layers is run several times, each from other seeds ("draws"): fit_loss is their mean, and the
+spread says how far one fit() run (one draw) can land from it. Every variable of the model and
+its optimizer is restored afterwards.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 DEFAULT_LOSS = "mse"  # when the model was saved without compile() and --loss is not given
-# fit() draws a new dropout mask for every batch: L0 averages this many draws.
-DROPOUT_DRAWS = 5
-# The optimizer step of L3 when the model was saved without an optimizer.
+DEFAULT_BATCH_SIZE = 32  # fit()'s own default
+DRAWS = 5  # runs from different seeds when the model has random layers
+# The optimizer steps when the model was saved without an optimizer.
 DEFAULT_OPTIMIZER = "Adam"
 DEFAULT_LEARNING_RATE = 1e-3
+
+
+class GapError(Exception):
+    """The gap cannot be measured on this model and data. One line."""
 
 
 def _was_compiled(model) -> bool:
@@ -31,87 +51,169 @@ def _loss_function(keras_module, model, requested: str | None):
     raise ValueError("the model was compiled with several losses; pass --loss")
 
 
-def _noise_layers(model) -> list[tuple[object, str]]:
-    """(layer, attribute) pairs whose value switches dropout-like noise on in training mode."""
-    from bnlint.confirm.measure import walk_layers
+def _variables(owner) -> list:
+    found = getattr(owner, "variables", None)
+    found = found() if callable(found) else found
+    return [v for v in found or [] if hasattr(v, "assign")]
 
-    found = []
-    for layer in walk_layers(model):
-        for attribute in ("rate", "stddev", "dropout", "recurrent_dropout"):
-            value = getattr(layer, attribute, None)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                found.append((layer, attribute))
-    return found
+
+class _Saved:
+    """Values of variables, to put back."""
+
+    def __init__(self, variables: list) -> None:
+        self.values = [(v, np.array(v.numpy())) for v in variables]
+
+    def restore(self) -> None:
+        for variable, value in self.values:
+            variable.assign(value)
+
+
+class _Run:
+    """One reproduction of fit() and evaluate() from the loaded state, under one draw's seeds."""
+
+    def __init__(self, K, model, x: list, y, loss_function, optimizer, options: dict, kinds: set) -> None:
+        self.K, self.model, self.x, self.y = K, model, x, y
+        self.loss_function, self.optimizer = loss_function, optimizer
+        self.batch_size, self.epochs, self.shuffle_seed = options["batch_size"], options["epochs"], options["shuffle_seed"]
+        self.kinds = kinds
+        from bnlint.confirm.measure import is_batchnorm, walk_layers
+
+        self.statistics = [v for layer in walk_layers(model) if is_batchnorm(layer) for v in (layer.moving_mean, layer.moving_variance)]
+
+    def _inputs(self, rows):
+        parts = [a[rows] for a in self.x]
+        return parts[0] if len(parts) == 1 else parts
+
+    def loss(self, prediction, rows) -> object:
+        import tensorflow as tf
+
+        value = tf.reduce_mean(tf.cast(self.loss_function(self.y[rows], prediction), tf.float32))
+        return value + sum((tf.cast(extra, tf.float32) for extra in self.model.losses), tf.constant(0.0))
+
+    def _side_pass(self, rows, modes: dict, randomness) -> float:
+        """A loss from the current state that changes nothing: statistics and seeds are put back."""
+        from bnlint.confirm.replay import call
+
+        statistics = _Saved(self.statistics)
+        seeds = randomness.capture()
+        try:
+            return float(self.loss(call(self.K, self.model, self._inputs(rows), modes), rows))
+        finally:
+            statistics.restore()
+            randomness.restore(seeds)
+
+    def epochs_run(self, randomness) -> list[dict]:
+        import tensorflow as tf
+
+        rows_total = len(self.x[0])
+        history = []
+        for epoch in range(self.epochs):
+            order = np.arange(rows_total)
+            if self.shuffle_seed is not None:
+                order = np.random.default_rng(self.shuffle_seed + epoch).permutation(rows_total)
+            sums = dict.fromkeys(("L0", "La", "L1", "L2"), 0.0)
+            for start in range(0, rows_total, self.batch_size):
+                rows = order[start:start + self.batch_size]
+                weight = len(rows)
+                inputs = self._inputs(rows)
+                l2 = float(self.loss(self.model(inputs, training=False), rows))
+                la = l1 = None
+                if "augmentation" in self.kinds:
+                    la = self._side_pass(rows, {"batchnorm": True, "dropout": True, "augmentation": False, "other": True}, randomness)
+                if self.kinds & {"augmentation", "dropout"}:
+                    l1 = self._side_pass(rows, {"batchnorm": True, "dropout": False, "augmentation": False, "other": True}, randomness)
+                with tf.GradientTape() as tape:
+                    loss = self.loss(self.model(inputs, training=True), rows)  # as fit() does: BN statistics update too
+                variables = self.model.trainable_variables
+                gradients = tape.gradient(loss, variables)
+                self.optimizer.apply_gradients([(g, v) for g, v in zip(gradients, variables) if g is not None])
+                l0 = float(loss)
+                if not all(np.isfinite(v) for v in (l0, l2, la or 0.0, l1 or 0.0)):
+                    raise GapError(f"the loss is not finite at epoch {epoch + 1}, step {start // self.batch_size + 1}: "
+                                   "fit() diverges on this data with this optimizer")
+                for key, value in (("L0", l0), ("La", l0 if la is None else la), ("L1", l0 if l1 is None else l1), ("L2", l2)):
+                    sums[key] += value * weight
+            history.append({key: value / rows_total for key, value in sums.items()})
+        history[-1]["L3"] = self.evaluate()
+        if not np.isfinite(history[-1]["L3"]):
+            raise GapError("evaluate()'s loss is not finite after training: fit() diverges on this data with this optimizer")
+        return history
+
+    def evaluate(self) -> float:
+        total = 0.0
+        rows_total = len(self.x[0])
+        for start in range(0, rows_total, self.batch_size):
+            rows = np.arange(start, min(start + self.batch_size, rows_total))
+            total += float(self.loss(self.model(self._inputs(rows), training=False), rows)) * len(rows)
+        return total / rows_total
+
+
+def model_kinds(model) -> set[str]:
+    """The kinds of training-dependent layer the model holds (`bnlint.confirm.replay.KINDS`)."""
+    from bnlint.confirm.replay import kinds_inside
+
+    return kinds_inside(model)
+
+
+def _optimizer(K, model):
+    optimizer = getattr(model, "optimizer", None) if _was_compiled(model) else None
+    if optimizer is not None:
+        return optimizer, f"the compiled {type(optimizer).__name__}"
+    return getattr(K.optimizers, DEFAULT_OPTIMIZER)(learning_rate=DEFAULT_LEARNING_RATE), f"{DEFAULT_OPTIMIZER}({DEFAULT_LEARNING_RATE:g})"
 
 
 def measure_gap(keras_module, job: dict) -> dict:
-    """L0..L3 on one batch (see the module docstring); every variable is restored afterwards."""
-    import numpy as np
-    import tensorflow as tf
-
-    from bnlint.confirm.loading import batch_for, load_model, model_inputs
-    from bnlint.confirm.measure import Randomness, walk_layers
+    """fit()'s and evaluate()'s losses and the terms between them (see the module docstring)."""
+    from bnlint.confirm.loading import batch_for, load_model
+    from bnlint.confirm.measure import walk_layers
+    from bnlint.confirm.randomness import Randomness
     from bnlint.confirm.sample import synthetic_labels
 
     K = keras_module
-    K.utils.set_random_seed(0)  # unseeded Dropout layers draw their seed when they are built
+    K.utils.set_random_seed(0)  # unseeded random layers draw their seed when they are built
     try:
         model = load_model(K, job, compile=True)
     except Exception:  # a compile config that cannot be restored: the weights still can
         model = load_model(K, job, compile=False)
     if len(getattr(model, "outputs", None) or []) != 1:
         raise ValueError("bnlint explain needs a model with one output")
-    batch = batch_for(model, job)
-    x = model_inputs(batch)
+    batch = batch_for(model, job, all_rows=True)
+    x = list(batch.inputs)
     loss_name, loss_function = _loss_function(K, model, job.get("loss"))
     y = batch.labels
     if y is None:
-        y = synthetic_labels(np.asarray(model(x, training=False)), loss_name)
-
-    def loss_of(prediction):
-        value = tf.reduce_mean(tf.cast(loss_function(y, prediction), tf.float32))
-        return value + sum((tf.cast(extra, tf.float32) for extra in model.losses), tf.constant(0.0))
-
-    weights = [(v, np.array(v.numpy())) for v in model.weights]
+        y = synthetic_labels(np.asarray(model(x[0] if len(x) == 1 else x, training=False)), loss_name)
+    options = {
+        "batch_size": int(job.get("batch_size") or DEFAULT_BATCH_SIZE),
+        "epochs": int(job.get("epochs") or 1),
+        "shuffle_seed": job.get("shuffle_seed"),
+    }
+    optimizer, described = _optimizer(K, model)
+    if hasattr(optimizer, "build") and not getattr(optimizer, "built", getattr(optimizer, "_built", False)):
+        optimizer.build(model.trainable_variables)  # its slots exist before the state is saved
+    kinds = model_kinds(model)
+    random = bool(kinds & {"dropout", "augmentation"})
     randomness = Randomness(K, walk_layers(model))
-
-    def restore() -> None:
-        for variable, value in weights:
-            variable.assign(value)
-
-    noise = _noise_layers(model)
-    draws = DROPOUT_DRAWS if noise else 1
-    l0 = []
-    for _ in range(draws):
-        l0.append(float(loss_of(model(x, training=True))))
-        restore()  # the BN moving statistics a training-mode pass updated
-    saved = [(layer, attribute, getattr(layer, attribute)) for layer, attribute in noise]
+    saved = _Saved(_variables(model) + _variables(optimizer))
+    draws = []
     try:
-        for layer, attribute, _ in saved:
-            setattr(layer, attribute, 0.0)
-        l1 = float(loss_of(model(x, training=True)))
+        for draw in range(DRAWS if random else 1):
+            randomness.reset(draw)
+            draws.append(_Run(K, model, x, y, loss_function, optimizer, options, kinds).epochs_run(randomness))
+            saved.restore()
     finally:
-        for layer, attribute, value in saved:
-            setattr(layer, attribute, value)
-        restore()
-    l2 = float(loss_of(model(x, training=False)))
-
-    optimizer = getattr(model, "optimizer", None) if _was_compiled(model) else None
-    described = f"the compiled {type(optimizer).__name__}" if optimizer is not None else f"{DEFAULT_OPTIMIZER}({DEFAULT_LEARNING_RATE:g})"
-    if optimizer is None:
-        optimizer = getattr(K.optimizers, DEFAULT_OPTIMIZER)(learning_rate=DEFAULT_LEARNING_RATE)
-    optimizer_state = [(v, np.array(v.numpy())) for v in getattr(optimizer, "variables", []) if hasattr(v, "numpy")]
-    try:
-        with tf.GradientTape() as tape:
-            loss = loss_of(model(x, training=True))  # as fit() does: BN statistics update too
-        variables = model.trainable_variables
-        gradients = tape.gradient(loss, variables)
-        optimizer.apply_gradients([(g, v) for g, v in zip(gradients, variables) if g is not None])
-        l3 = float(loss_of(model(x, training=False)))
-    finally:
-        restore()
-        for variable, value in optimizer_state:
-            variable.assign(value)
+        saved.restore()
         randomness.reset()
-    return {"loss": loss_name, "losses": [float(np.mean(l0)), l1, l2, l3], "batch": batch.description,
-            "optimizer": described, "dropout_draws": draws}
+    rows = len(x[0])
+    last = {key: float(np.mean([d[-1][key] for d in draws])) for key in ("L0", "La", "L1", "L2", "L3")}
+    fit_draws = [d[-1]["L0"] for d in draws]
+    return {
+        "loss": loss_name, "batch": batch.description, "optimizer": described, "kinds": sorted(kinds),
+        "losses": last,
+        "history": [float(np.mean([d[epoch]["L0"] for d in draws])) for epoch in range(options["epochs"])],
+        "fit": {"rows": rows, "batch_size": options["batch_size"], "epochs": options["epochs"],
+                "steps_per_epoch": -(-rows // options["batch_size"]),
+                "shuffle": False if options["shuffle_seed"] is None else {"seed": options["shuffle_seed"]}},
+        "draws": {"count": len(draws), "fit_loss": fit_draws, "min": min(fit_draws), "max": max(fit_draws),
+                  "std": float(np.std(fit_draws))},
+    }

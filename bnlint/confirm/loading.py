@@ -40,14 +40,17 @@ def load_model(keras_module, job: dict, compile: bool = False):
     return keras_module.saving.load_model(path, custom_objects=custom, compile=compile, safe_mode=True)
 
 
-def batch_for(model, job: dict):
+def batch_for(model, job: dict, all_rows: bool = False):
+    """The batch to run `model` on: the job's sample (its first `MAX_ROWS` rows, or every row
+    with `all_rows`), else a seeded synthetic batch."""
     from bnlint.confirm.measure import input_specs
-    from bnlint.confirm.sample import from_sample, load_sample, synthetic
+    from bnlint.confirm.sample import MAX_ROWS, from_sample, read_sample, synthetic
 
     specs = input_specs(model)
     if job.get("sample"):
         sample = Path(job["sample"])
-        return from_sample(load_sample(sample), specs, sample.name)
+        rows = None if all_rows else MAX_ROWS
+        return from_sample(read_sample(sample, rows=rows), specs, sample.name, max_rows=rows)
     return synthetic(specs)
 
 

@@ -3,12 +3,14 @@
 Every pass starts from the same state: trainable flags, BN weights and moving statistics and
 random-number state are restored after each pass, so the model ends exactly as loaded.
 
-A pass's divergence is measured against a reference pass in the *same* call mode with the
-callee's BN layers held in inference mode (`trainable = False` pins a BN layer to its moving
-statistics in Keras 3 and in tf.keras 2), from the same random state. Dropout, noise and
-augmentation then draw the same values in both passes and cancel out: what is left is exactly
-what the callee's BN layers add. BN layers outside the callee are held in inference mode
-throughout, so each finding measures its own callee.
+A pass's divergence is measured against a reference pass in the *same* call mode, on the *same*
+model, with the callee's BN layers held in inference mode (`trainable = False` pins a BN layer to
+its moving statistics in Keras 3 and in tf.keras 2), from the same random state. Dropout, noise
+and augmentation then draw the same values in both passes and cancel out: what is left is
+exactly what the callee's BN layers add. A model whose random layers draw differently from the
+same state (a custom layer with its own generator) is reported as not measurable rather than
+as a divergence. BN layers outside the callee are held in inference mode throughout, so each
+finding measures its own callee.
 
 Check kinds:
 
@@ -18,9 +20,19 @@ Check kinds:
 - `training-true-batchnorm` (BN005): inference-style passes, `model(x, training=False)` as predict() and
   evaluate() call it (`predict_*`) and `model(x)` as a direct call or an exported serving
   function does (`call_*`).
+- `trainable-without-recompile` (BN003): `bnlint.confirm.recompile`.
 
 Remedies re-run the check: `training-false` on a model rebuilt with `training=False` at the
-flagged call site, `freeze-batchnorm` with the callee unfrozen but its BN layers kept frozen.
+flagged call site (compared with that rebuilt model's own reference pass whenever the argument
+can change more than BN: random layers inside the callee run in another mode there),
+`freeze-batchnorm` with the callee unfrozen but its BN layers kept frozen.
+
+Metrics (each with the prefix of its pass): `rel_diff` (output difference relative to the larger
+output), `max_abs_diff`, `moving_mean_max_abs_delta` and `moving_variance_max_rel_delta` (what one
+pass wrote into the moving statistics) and `batch_mean_max_shift` (measured at the BN layers, so
+it means the same whatever the output's scale: how far the batch means a layer normalised with
+lie from its moving means, in moving standard deviations; a base applied to T frames per pass,
+as in TimeDistributed, updates T times and adds them up).
 """
 
 from __future__ import annotations
@@ -30,11 +42,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bnlint.confirm.randomness import Randomness, random_kind, unknown_randomness
+
 # A divergence: outputs differ by more than 0.1% of their norm, or any moving statistic moved.
 # Float noise between two identical passes is orders of magnitude below both.
 REL_DIFF_TOLERANCE = 1e-3
 STATS_TOLERANCE = 1e-6
-SEED = 0
 
 
 @dataclass
@@ -46,6 +59,10 @@ class Subject:
     # Remedy (a): the same model rebuilt with `training=False` where the callee is called.
     # Returns (model, callee, shares_layers) or None when the composition has no call site.
     with_training_false: Callable[[], tuple[object, object, bool] | None] | None = None
+
+
+class Unmeasurable(Exception):
+    """The check ran but cannot tell BN from something else on this model. One line."""
 
 
 def walk_layers(layer) -> list:
@@ -108,23 +125,15 @@ def _flat_output(output) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-class Randomness:
-    """Random-number state to start every pass from: seeds plus every layer's generator state."""
+def _momentum(bn) -> float | None:
+    value = getattr(bn, "momentum", None)
+    return float(value) if isinstance(value, (int, float)) and 0 < value < 1 else None
 
-    def __init__(self, keras_module, layers: list) -> None:
-        self.keras = keras_module
-        self.states = []
-        for layer in layers:
-            for generator in getattr(layer, "_seed_generators", None) or []:  # Keras 3 SeedGenerator
-                self.states.append((generator.state, _numpy(generator.state).copy()))
-            generator = getattr(getattr(layer, "_random_generator", None), "_generator", None)  # tf.keras
-            if generator is not None:
-                self.states.append((generator.state, _numpy(generator.state).copy()))
 
-    def reset(self) -> None:
-        self.keras.utils.set_random_seed(SEED)
-        for variable, value in self.states:
-            variable.assign(value)
+@dataclass
+class Pass:
+    output: np.ndarray
+    stats: list[tuple[np.ndarray, np.ndarray]]  # each callee BN layer's (moving mean, moving variance) after it
 
 
 class Probe:
@@ -142,6 +151,8 @@ class Probe:
         self.callee_bns = [layer for layer in walk_layers(self.callee) if is_batchnorm(layer)]
         inside = {id(layer) for layer in self.callee_bns}
         self.outside_bns = [layer for layer in layers if is_batchnorm(layer) and id(layer) not in inside]
+        # Random layers whose generator restore() cannot put back: the reference pass is repeated to see.
+        self.unknown_random = unknown_randomness(layers)
         self.flags = [(layer, layer.trainable) for layer in layers]
         self.weights = [(w, _numpy(w).copy()) for bn in self.callee_bns + self.outside_bns for w in bn.weights]
         self.randomness = Randomness(keras_module, layers)
@@ -159,8 +170,8 @@ class Probe:
     def _callee_stats(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(_numpy(bn.moving_mean), _numpy(bn.moving_variance)) for bn in self.callee_bns]
 
-    def run(self, training: bool | None, *, pin_callee_bn: bool = False, unfreeze: bool = False) -> tuple[np.ndarray, dict]:
-        """One pass; returns the flat output and how the callee's moving statistics moved."""
+    def run(self, training: bool | None, *, pin_callee_bn: bool = False, unfreeze: bool = False) -> Pass:
+        """One pass; returns the flat output and the callee's moving statistics after it."""
         try:
             if unfreeze:
                 self.callee.trainable = True
@@ -168,34 +179,55 @@ class Probe:
                 bn.trainable = False
             self.randomness.reset()
             output = self.model(self.inputs) if training is None else self.model(self.inputs, training=training)
-            return _flat_output(output), _stats_delta(self.loaded_stats, self._callee_stats())
+            return Pass(_flat_output(output), self._callee_stats())
         finally:
             self.restore()
 
+    def reference(self, training: bool | None) -> Pass:
+        """The pass with the callee's BN layers pinned; checked to repeat when some random layer's
+        generator is not one restore() puts back."""
+        reference = self.run(training, pin_callee_bn=True)
+        if self.unknown_random:
+            again = self.run(training, pin_callee_bn=True)
+            if not np.array_equal(reference.output, again.output):
+                names = ", ".join(sorted({type(layer).__name__ for layer in self.unknown_random}))
+                raise Unmeasurable(
+                    f"the model's random layers ({names}) draw differently on every pass from the same seeds, "
+                    "so a BatchNormalization effect cannot be told apart from them"
+                )
+        return reference
 
-def _stats_delta(before: list, after: list) -> dict:
-    mean_delta, variance_delta = 0.0, 0.0
-    for (mean0, var0), (mean1, var1) in zip(before, after):
-        if mean0.size:
-            mean_delta = max(mean_delta, float(np.max(np.abs(mean1 - mean0))))
+    def compare(self, measured: Pass, reference: Pass, prefix: str) -> dict:
+        if measured.output.shape != reference.output.shape:
+            raise ValueError("the two passes returned outputs of different shapes")
+        diff = measured.output - reference.output
+        larger = max(float(np.linalg.norm(reference.output)), float(np.linalg.norm(measured.output)), 1e-12)
+        metrics = {
+            "max_abs_diff": float(np.max(np.abs(diff))) if diff.size else 0.0,
+            # Relative to the larger of the two outputs: bounded by 2 (200%).
+            "rel_diff": float(np.linalg.norm(diff) / larger),
+            **self._stats_delta(measured.stats),
+        }
+        if not all(np.isfinite(v) for v in metrics.values()):
+            raise ValueError("the model produced non-finite outputs on this batch")
+        return {f"{prefix}{k}": v for k, v in metrics.items()}
+
+    def _stats_delta(self, after: list) -> dict:
+        mean_delta, variance_delta, shift = 0.0, 0.0, 0.0
+        for bn, (mean0, var0), (mean1, var1) in zip(self.callee_bns, self.loaded_stats, after):
+            if not mean0.size:
+                continue
+            moved = np.abs(mean1 - mean0)
+            mean_delta = max(mean_delta, float(np.max(moved)))
             variance_delta = max(variance_delta, float(np.max(np.abs(var1 - var0) / np.maximum(np.abs(var0), 1e-12))))
-    return {"moving_mean_max_abs_delta": mean_delta, "moving_variance_max_rel_delta": variance_delta}
-
-
-def _compare(output: np.ndarray, reference: np.ndarray, delta: dict, prefix: str) -> dict:
-    if output.shape != reference.shape:
-        raise ValueError("the two passes returned outputs of different shapes")
-    diff = output - reference
-    metrics = {
-        "max_abs_diff": float(np.max(np.abs(diff))) if diff.size else 0.0,
-        # Relative to the larger of the two outputs: bounded by 2 (200%), and meaningful even when
-        # an untrained (weights=None) reference output is nearly zero.
-        "rel_diff": float(np.linalg.norm(diff) / max(float(np.linalg.norm(reference)), float(np.linalg.norm(output)), 1e-12)),
-        **delta,
-    }
-    if not all(np.isfinite(v) for v in metrics.values()):
-        raise ValueError("the model produced non-finite outputs on this batch")
-    return {f"{prefix}{k}": v for k, v in metrics.items()}
+            momentum = _momentum(bn)
+            if momentum is not None:
+                # new = momentum * old + (1 - momentum) * batch: the batch mean the layer used.
+                epsilon = float(getattr(bn, "epsilon", 1e-3) or 1e-3)
+                distance = moved / (1 - momentum) / np.sqrt(np.maximum(var0, 0) + epsilon)
+                shift = max(shift, float(np.max(distance)))
+        return {"moving_mean_max_abs_delta": mean_delta, "moving_variance_max_rel_delta": variance_delta,
+                "batch_mean_max_shift": shift}
 
 
 def diverged(metrics: dict, prefix: str = "") -> bool:
@@ -208,7 +240,7 @@ def diverged(metrics: dict, prefix: str = "") -> bool:
 
 @dataclass
 class Outcome:
-    status: str  # confirmed / refuted
+    status: str  # confirmed / refuted / unconfirmed
     mode: str | None
     metrics: dict
     remedies: dict
@@ -220,101 +252,132 @@ NO_BATCHNORM = "it holds no BatchNormalization layer once loaded"
 NO_CALL_SITE = "no call site can pass training=False here, so that remedy was not measured"
 
 
-def _frozen(keras_module, subject: Subject, inputs) -> Outcome:
+def effect(metrics: dict, prefix: str) -> str:
+    """What a diverging pass did, in words with its numbers: at the BN layers first (their scale
+    does not depend on the output's), then at the output."""
+    parts = []
+    if metrics.get(prefix + "batch_mean_max_shift"):
+        parts.append(f"they normalise with batch means up to {metrics[prefix + 'batch_mean_max_shift']:.3g} moving standard "
+                     "deviations from their moving means")
+    if metrics[prefix + "moving_mean_max_abs_delta"] > STATS_TOLERANCE:
+        parts.append(f"one training-mode pass moves the moving means by up to {metrics[prefix + 'moving_mean_max_abs_delta']:.3g}")
+    parts.append(f"the outputs differ by {100 * metrics[prefix + 'rel_diff']:.3g}% from moving-statistics mode")
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+
+def _frozen(keras_module, subject: Subject, inputs, target: dict | None = None) -> Outcome:
     probe = Probe(keras_module, subject, inputs)
     if not probe.callee_bns:
         return Outcome("refuted", None, {}, {}, NO_BATCHNORM)
     notes = []
-    reference, pinned_delta = probe.run(True, pin_callee_bn=True)
-    if all(not bn.trainable for bn in probe.callee_bns):
-        # Every BN layer of the callee is frozen as loaded: that pass *is* the reference pass.
-        output, delta = reference, pinned_delta
-    else:
-        output, delta = probe.run(True)
-    metrics = _compare(output, reference, delta, "")
-    output, delta = probe.run(True, unfreeze=True)
-    metrics |= _compare(output, reference, delta, "latent_")
+    try:
+        reference = probe.reference(True)
+    except Unmeasurable as exc:
+        return Outcome("unconfirmed", None, {}, {}, str(exc))
+    # Every BN layer of the callee frozen as loaded: the as-loaded pass *is* the reference pass.
+    loaded = reference if all(not bn.trainable for bn in probe.callee_bns) else probe.run(True)
+    metrics = probe.compare(loaded, reference, "")
+    metrics |= probe.compare(probe.run(True, unfreeze=True), reference, "latent_")
     active, latent = diverged(metrics), diverged(metrics, "latent_")
     remedies: dict[str, bool] = {}
     if active or latent:
         # (b) unfrozen like a fine-tuner, but with the BN layers themselves kept frozen.
-        output, delta = probe.run(True, unfreeze=True, pin_callee_bn=True)
-        metrics |= _compare(output, reference, delta, "remedy_freeze_batchnorm_")
+        metrics |= probe.compare(probe.run(True, unfreeze=True, pin_callee_bn=True), reference, "remedy_freeze_batchnorm_")
         remedies["freeze-batchnorm"] = not diverged(metrics, "remedy_freeze_batchnorm_")
-        # (a) training=False at the call site, then unfrozen.
-        found = _training_false_probe(keras_module, subject, inputs, reference, True)
-        if found is None:
+        # (a) training=False at the call site, then unfrozen; against the rebuilt model's own reference.
+        rebuilt = _rebuilt_probe(keras_module, subject, inputs, reference)
+        if rebuilt is None:
             notes.append(NO_CALL_SITE)
         else:
-            other, base = found
-            output, delta = other.run(True, unfreeze=True)
+            other, other_reference = rebuilt
+            try:
+                metrics |= other.compare(other.run(True, unfreeze=True), other_reference or other.reference(True), "remedy_training_false_")
+                remedies["training-false"] = not diverged(metrics, "remedy_training_false_")
+            except Unmeasurable as exc:
+                notes.append(f"training=False was not measured: {exc}")
             other.restore()
-            metrics |= _compare(output, base, delta, "remedy_training_false_")
-            remedies["training-false"] = not diverged(metrics, "remedy_training_false_")
     probe.restore()
     if active:
-        verdict = "its BatchNormalization layers already use batch statistics in training mode as loaded"
+        verdict = f"its BatchNormalization layers already use batch statistics in training mode as loaded: {effect(metrics, '')}"
         return Outcome("confirmed", "active", metrics, remedies, verdict, notes)
     if latent:
-        verdict = ("its BatchNormalization layers stay in inference mode as loaded, but use batch statistics "
-                   "and overwrite their moving statistics once it is unfrozen")
+        verdict = ("as loaded, its BatchNormalization layers stay on their moving statistics in training mode; "
+                   f"once it is unfrozen they use batch statistics: {effect(metrics, 'latent_')}")
         return Outcome("confirmed", "latent", metrics, remedies, verdict, notes)
     verdict = "its BatchNormalization layers kept their moving statistics and outputs, as loaded and unfrozen"
     return Outcome("refuted", None, metrics, remedies, verdict)
 
 
-def _training_false_probe(keras_module, subject: Subject, inputs, reference, mode: bool):
+def _rebuilt_probe(keras_module, subject: Subject, inputs, reference: Pass | None = None):
     """Remedy (a): a probe of the model rebuilt with training=False at the flagged call, and the
-    reference output to compare it with; None when there is no call site to rebuild."""
+    original's reference pass when it is also the rebuilt model's (None: run its own); None when
+    there is no call site to rebuild.
+
+    The reference pins the callee's BN layers, so `training=False` at its call changes nothing
+    in it, unless the callee holds random layers, which that argument switches off (EfficientNet's
+    internal Dropout): then, or when the rebuild has its own copies of the layers, the rebuilt
+    model runs its own reference pass."""
     rebuilt = subject.with_training_false() if subject.with_training_false else None
     if rebuilt is None:
         return None
     model, callee, shared = rebuilt
     probe = Probe(keras_module, Subject(model, callee), inputs)
-    # A rebuild that shares the original's layers shares its reference pass too.
-    return probe, reference if shared else probe.run(mode, pin_callee_bn=True)[0]
+    random_inside = any(random_kind(layer) for layer in walk_layers(callee))
+    return probe, reference if shared and not random_inside and reference is not None else None
 
 
-def _training_true(keras_module, subject: Subject, inputs) -> Outcome:
+def _training_true(keras_module, subject: Subject, inputs, target: dict | None = None) -> Outcome:
     probe = Probe(keras_module, subject, inputs)
     if not probe.callee_bns:
         return Outcome("refuted", None, {}, {}, NO_BATCHNORM)
     notes = []
-    reference, _ = probe.run(False, pin_callee_bn=True)
-    output, delta = probe.run(False)
-    metrics = _compare(output, reference, delta, "predict_")
-    output, delta = probe.run(None)
-    metrics |= _compare(output, reference, delta, "call_")
+    modes = ((False, "predict_"), (None, "call_"))
+    metrics = {}
+    try:
+        for mode, prefix in modes:  # each call mode against its own reference (random layers run per mode)
+            metrics |= probe.compare(probe.run(mode), probe.reference(mode), prefix)
+    except Unmeasurable as exc:
+        return Outcome("unconfirmed", None, {}, {}, str(exc))
     in_predict, in_call = diverged(metrics, "predict_"), diverged(metrics, "call_")
     remedies: dict[str, bool] = {}
     if in_predict or in_call:
-        found = _training_false_probe(keras_module, subject, inputs, reference, False)
-        if found is None:
+        rebuilt = _rebuilt_probe(keras_module, subject, inputs)
+        if rebuilt is None:
             notes.append(NO_CALL_SITE)
         else:
-            other, base = found
-            for mode, prefix in ((False, "remedy_training_false_predict_"), (None, "remedy_training_false_call_")):
-                output, delta = other.run(mode)
-                metrics |= _compare(output, base, delta, prefix)
-            remedies["training-false"] = not (
-                diverged(metrics, "remedy_training_false_predict_") or diverged(metrics, "remedy_training_false_call_")
-            )
+            other = rebuilt[0]
+            try:
+                for mode, prefix in modes:
+                    metrics |= other.compare(other.run(mode), other.reference(mode), f"remedy_training_false_{prefix}")
+                remedies["training-false"] = not (
+                    diverged(metrics, "remedy_training_false_predict_") or diverged(metrics, "remedy_training_false_call_")
+                )
+            except Unmeasurable as exc:
+                notes.append(f"training=False was not measured: {exc}")
             other.restore()
     probe.restore()
-    where = [w for w, hit in (("predict()/evaluate()", in_predict), ("direct calls and exported models", in_call)) if hit]
+    where = [(w, p) for w, p, hit in (("predict()/evaluate()", "predict_", in_predict),
+                                       ("direct calls and exported models", "call_", in_call)) if hit]
     if where:
-        verdict = f"its BatchNormalization layers use batch statistics in {' and '.join(where)}"
+        verdict = "; ".join(f"its BatchNormalization layers use batch statistics in {w}: {effect(metrics, p)}" for w, p in where)
         return Outcome("confirmed", "active", metrics, remedies, verdict, notes)
     return Outcome("refuted", None, metrics, remedies, "inference-mode calls use the moving statistics")
 
 
+def _recompile(keras_module, subject: Subject, inputs, target: dict | None = None) -> Outcome:
+    from bnlint.confirm.recompile import replay_sequence
+
+    return replay_sequence(keras_module, subject, inputs, target or {})
+
+
 # The checks by the names rules ask for (`confirm: {check: NAME}`, listed in bnlint.confirm.CHECKS).
-CHECKS = {"frozen-batchnorm": _frozen, "training-true-batchnorm": _training_true}
+CHECKS = {"frozen-batchnorm": _frozen, "training-true-batchnorm": _training_true, "trainable-without-recompile": _recompile}
 
 
-def measure(keras_module, subject: Subject, inputs, check: str) -> Outcome:
-    """Run one check on a subject; the model is left as it was."""
-    return CHECKS[check](keras_module, subject, inputs)
+def measure(keras_module, subject: Subject, inputs, check: str, target: dict | None = None) -> Outcome:
+    """Run one check on a subject; the model is left as it was (the recompile check trains a
+    rebuilt model it owns)."""
+    return CHECKS[check](keras_module, subject, inputs, target)
 
 
 def input_specs(model) -> list:

@@ -12,7 +12,12 @@ What runs, by input:
 - scripts and notebooks: never executed by default. A callee with a known architecture
   (`keras.applications.*`) is rebuilt with `weights=None` in the recorded composition
   (`bnlint.confirm.reproduce`); with `exec_scripts` (`--exec`) a `.py` script is run up to its
-  first `fit()` instead (`bnlint.confirm.exec_script`).
+  first `fit()` instead (`bnlint.confirm.exec_script`). The recompile check (BN003) is about the
+  script's later fit() calls, which `--exec` never reaches: it always replays the sequence on a
+  rebuilt architecture.
+
+A `--sample` is validated here, from its array headers only, before any worker starts: a broken
+or oversized sample is a usage error (one line naming the file), not a failure per model.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bnlint.confirm import NO_CHECK
+from bnlint.errors import UsageError
 from bnlint.findings import Confirmation, Finding
+
+RECOMPILE_CHECK = "trainable-without-recompile"
 
 # Seconds for one worker (one model or script). On a 2-core CPU the whole check of a frozen
 # ResNet50 at 224x224 (TensorFlow import, load, four passes) takes ~7 s (bench/confirm_bench.py):
@@ -185,7 +193,7 @@ class _Planner:
         file, kind = finding.source.file, finding.input
         if kind == "model":
             job, target = self._saved(file, finding, check)
-        elif self.options.exec_scripts:
+        elif self.options.exec_scripts and check != RECOMPILE_CHECK:
             job, target = self._executed(file, kind, finding, check)
         else:
             job, target = self._reproduced(file, finding, check)
@@ -223,12 +231,14 @@ class _Planner:
 
     def _reproduced(self, file: str, finding: Finding, check: str) -> tuple[_Job, dict]:
         callee = finding.subject
-        if callee is None or not callee.architecture:
+        if callee is None or not callee.architecture or not _rebuildable(callee.architecture):
             what = f"`{callee.name}` ({callee.cls})" if callee else "the model"
+            if check == RECOMPILE_CHECK:  # --exec would not help: it stops before the fit() in question
+                raise _Skip(f"{what} is not a known architecture bnlint can rebuild to replay the script's compile()/fit() sequence")
             raise _Skip(f"{what} is not a known architecture bnlint can rebuild without running the script (--exec runs it)")
         if callee.composition is not None:
             composition, training = callee.composition, callee.training or "absent"
-        else:  # an unfreezing (BN004): rebuild the call as the script makes it
+        else:  # a trainable change (BN003, BN004): rebuild the call as the script makes it
             composition, training = "call", "false" if callee.called_with_training_false else "absent"
         runtime = _runtime_for_script(finding)
         job = self._job(("reproduce", file, runtime), {"source": "reproduce", "path": file, "runtime": runtime})
@@ -236,6 +246,8 @@ class _Planner:
             "architecture": callee.architecture, "arguments": dict(callee.arguments),
             "composition": composition, "training": "absent" if training == "dynamic" else training, "check": check,
         }
+        if check == RECOMPILE_CHECK:
+            target |= {"name": callee.name, "change": "unfreeze" if callee.unfrozen else "freeze", "sequence": _sequence(finding)}
         target["id"] = json.dumps(target, sort_keys=True, default=str)
         return job, target
 
@@ -250,6 +262,25 @@ class _Planner:
         return job, target
 
 
+def _rebuildable(architecture: str) -> bool:
+    family = architecture.rpartition(".")[0]
+    return family.endswith("applications") or family.endswith("layers") or family.split(".")[0] in ("keras_hub", "keras_cv")
+
+
+def _sequence(finding: Finding) -> str:
+    """What the script does before the stale fit(): `fit-change-fit` when a training event runs
+    between the last compile() and the change, else `change-fit`. Keras 3 ignores a change only
+    after a fit() (the rule's definition there), tf.keras either way."""
+    def place(item) -> tuple[int, int]:
+        return (item.cell or 0, item.line or 0)
+
+    compiled = [place(r) for r in finding.related if r.role == "compile"]
+    trained = [place(r) for r in finding.related if r.role == "training" and place(r) < place(finding)]
+    if any(not compiled or t > max(compiled) for t in trained) or finding.runtime.target == "keras3":
+        return "fit-change-fit"
+    return "change-fit"
+
+
 def _checks(rules_dirs: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
     """Each rule's check (`confirm: {check: NAME}` in its YAML) and the reason when it has none."""
     from bnlint.rules import load_rules
@@ -258,7 +289,15 @@ def _checks(rules_dirs: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
 
 
 def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
-    """Fill `finding.confirmation` for every finding, in place. Never raises for a model's problems."""
+    """Fill `finding.confirmation` for every finding, in place. Never raises for a model's
+    problems; raises UsageError for a `--sample` that cannot be used at all."""
+    if options.sample is not None and tensorflow_available():
+        from bnlint.confirm.sample import MAX_ROWS, SampleError, check_sample
+
+        try:
+            check_sample(Path(options.sample), rows=MAX_ROWS)
+        except SampleError as exc:
+            raise UsageError(f"{options.sample}: {exc}") from None
     planner = _Planner(options)
     available = tensorflow_available()
     checks = _checks(options.rules_dirs)
@@ -299,6 +338,11 @@ def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
                     metrics=dict(fields.get("metrics") or {}),
                     reason=fields.get("reason") or "the worker returned no result for this finding",
                     runtime=outcome.get("runtime"), remedies=dict(fields.get("remedies") or {}),
+                    measured=dict(fields.get("measured") or {}),
                 )
             for finding in targeted:
-                finding.confirmation = replace(confirmation, metrics=dict(confirmation.metrics), remedies=dict(confirmation.remedies))
+                measured = dict(confirmation.measured)
+                if "path" in measured:
+                    measured["path"] = finding.path  # as the user gave it, like the finding's own path
+                finding.confirmation = replace(confirmation, metrics=dict(confirmation.metrics), remedies=dict(confirmation.remedies),
+                                               measured=measured)

@@ -68,18 +68,19 @@ def _runtime(name: str):
     return keras_module, f"{keras_module.__name__} {keras_module.__version__} / tensorflow {tf.__version__}"
 
 
-def _confirmation(outcome, what: str) -> dict:
+def _confirmation(outcome, what: str, measured: dict, notes: list[str] = ()) -> dict:
     return {
         "status": outcome.status,
         "mode": outcome.mode,
         "metrics": {k: round(v, 8) for k, v in outcome.metrics.items()},
         "remedies": outcome.remedies,
-        "reason": f"{what}: {outcome.verdict}" + "".join(f"; {note}" for note in outcome.notes),
+        "reason": f"{what}: {outcome.verdict}" + "".join(f"; {note}" for note in [*outcome.notes, *notes]),
+        "measured": measured,
     }
 
 
-def _unconfirmed(reason: str) -> dict:
-    return {"status": "unconfirmed", "mode": None, "metrics": {}, "remedies": {}, "reason": reason}
+def _unconfirmed(reason: str, measured: dict | None = None) -> dict:
+    return {"status": "unconfirmed", "mode": None, "metrics": {}, "remedies": {}, "reason": reason, "measured": measured or {}}
 
 
 def _confirm_saved(keras_module, job: dict) -> dict:
@@ -96,37 +97,38 @@ def _confirm_saved(keras_module, job: dict) -> dict:
     results = {}
     for target in job["targets"]:
         path = target.get("layer_path") or ""
+        measured = {"kind": "model file", "path": job["path"], "layer_path": path or None, "batch": batch.description}
         try:
             callee = find_layer(model, path)
             names = [p for p in path.split("/") if p]
             subject = Subject(model, callee, lambda names=names: rebuild_with_training_false(keras_module, model, names))
-            outcome = measure(keras_module, subject, inputs, target["check"])
+            outcome = measure(keras_module, subject, inputs, target["check"], target)
         except Exception as exc:  # one target failing must not lose the others
-            results[target["id"]] = _unconfirmed(f"the check failed on {path or 'the model'!r}: {one_line(exc)}")
+            results[target["id"]] = _unconfirmed(f"the check failed on {path or 'the model'!r}: {one_line(exc)}", measured)
             continue
         what = f"loaded {Path(job['path']).name} with {keras_module.__name__} (safe_mode=True) and ran {path or 'the model'!r} on a {batch.description}"
-        results[target["id"]] = _confirmation(outcome, what)
+        results[target["id"]] = _confirmation(outcome, what, measured)
     return results
 
 
 def _confirm_reproduced(keras_module, job: dict) -> dict:
-    from bnlint.confirm.measure import input_specs, measure
+    from bnlint.confirm.measure import measure
     from bnlint.confirm.reproduce import NotReproducible, reproduce
-    from bnlint.confirm.sample import synthetic
 
     results = {}
     for target in job["targets"]:
+        measured = {"kind": "replica", "architecture": target.get("architecture")}
         try:
-            subject, described = reproduce(keras_module, target)
-            batch = synthetic(input_specs(subject.model))
-            outcome = measure(keras_module, subject, model_inputs(batch), target["check"])
+            replica, batch = reproduce(keras_module, target)
+            measured = replica.measured
+            outcome = measure(keras_module, replica.subject, model_inputs(batch), target["check"], target)
         except NotReproducible as exc:
-            results[target["id"]] = _unconfirmed(f"cannot rebuild it without running the script: {exc}")
+            results[target["id"]] = _unconfirmed(f"cannot rebuild it without running the script: {exc}", measured)
             continue
         except Exception as exc:
-            results[target["id"]] = _unconfirmed(f"the reproduction failed: {one_line(exc)}")
+            results[target["id"]] = _unconfirmed(f"the reproduction failed: {one_line(exc)}", measured)
             continue
-        results[target["id"]] = _confirmation(outcome, f"{described}, on a {batch.description}")
+        results[target["id"]] = _confirmation(outcome, replica.description, measured, replica.notes)
     return results
 
 
@@ -144,6 +146,7 @@ def _confirm_executed(keras_module, job: dict) -> dict:
     model = capture.model
     results = {}
     for target in job["targets"]:
+        measured = {"kind": "script run", "path": job["path"], "until": "its first fit()", "batch": "fit()'s first batch"}
         try:
             callee, which = find_callee(capture, target.get("name") or "", target.get("cls") or "")
             names = path_to(model, callee)
@@ -151,24 +154,39 @@ def _confirm_executed(keras_module, job: dict) -> dict:
                 model, callee,
                 (lambda names=names: rebuild_with_training_false(keras_module, model, names)) if names else None,
             )
-            outcome = measure(keras_module, subject, capture.inputs, target["check"])
+            outcome = measure(keras_module, subject, capture.inputs, target["check"], target)
         except ScriptError as exc:
-            results[target["id"]] = _unconfirmed(str(exc))
+            results[target["id"]] = _unconfirmed(str(exc), measured)
             continue
         except Exception as exc:
-            results[target["id"]] = _unconfirmed(f"the check failed: {one_line(exc)}")
+            results[target["id"]] = _unconfirmed(f"the check failed: {one_line(exc)}", measured)
             continue
         what = f"ran {script.name} up to its first fit() (--exec) and checked {which} on fit()'s first batch"
-        results[target["id"]] = _confirmation(outcome, what)
+        results[target["id"]] = _confirmation(outcome, what, measured)
     return results
 
 
 def handle(job: dict) -> dict:
+    from bnlint.confirm.gap import GapError
+    from bnlint.confirm.replay import NotSeparable
+    from bnlint.confirm.sample import SampleError
+
     keras_module, runtime = _runtime(job.get("runtime", "keras"))
+    try:
+        return {"ok": True, "runtime": runtime, **_run(keras_module, job)}
+    except SampleError as exc:  # one line that needs no exception name
+        return {"ok": False, "error": f"the sample does not fit this model: {exc}"}
+    except NotSeparable as exc:
+        return {"ok": False, "error": f"cannot tell the layers' effects apart: {exc}"}
+    except GapError as exc:
+        return {"ok": False, "error": str(exc)}
+
+
+def _run(keras_module, job: dict) -> dict:
     if job["task"] == "explain":
         from bnlint.confirm.gap import measure_gap
 
-        return {"ok": True, "runtime": runtime, "explain": measure_gap(keras_module, job)}
+        return {"explain": measure_gap(keras_module, job)}
     source = job.get("source")
     if source == "model":
         results = _confirm_saved(keras_module, job)
@@ -184,7 +202,7 @@ def handle(job: dict) -> dict:
             results = {t["id"]: _unconfirmed(reason) for t in job["targets"]}
     else:
         raise ValueError(f"unknown job source {source!r}")
-    return {"ok": True, "runtime": runtime, "results": results}
+    return {"results": results}
 
 
 def main(argv: list[str] | None = None) -> int:

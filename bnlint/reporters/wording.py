@@ -121,6 +121,16 @@ def message_lines(finding: Finding, fix_label: str, confirmation_label: str = ""
     return [printable(line) for line in lines]
 
 
+def _what_ran(measured: dict) -> list[str]:
+    """For a confirmed finding, what the numbers come from when it is not the user's own model:
+    a replica's numbers show the mechanism, not the size of the effect on their weights."""
+    if measured.get("kind") == "replica":
+        return [f"measured on a replica ({measured.get('architecture') or 'the architecture'}, untrained weights)"]
+    if measured.get("kind") == "script run":
+        return ["measured by running the script up to its first fit()"]
+    return []
+
+
 def confirmation_line(confirmation: Confirmation) -> str | None:
     """One line on what running the model showed, or None when the check did not run."""
     if confirmation.status == "not-run":
@@ -128,6 +138,8 @@ def confirmation_line(confirmation: Confirmation) -> str | None:
     head = f"{confirmation.status} ({confirmation.mode})" if confirmation.mode else confirmation.status
     # A confirmation speaks through its numbers; otherwise the reason says what happened.
     details = [confirmation.reason] if confirmation.reason and confirmation.status != "confirmed" else []
+    if confirmation.status == "confirmed":
+        details += _what_ran(confirmation.measured or {})
     if confirmation.status != "unconfirmed":
         details += _key_numbers(confirmation)
     if confirmation.remedies:
