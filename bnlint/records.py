@@ -110,23 +110,22 @@ class Records:
             if compiled is not None:
                 since = compiled.order
                 if keras3:
-                    earlier = [e.order for e in self.unit.trainings
-                               if e.kind == "fit" and e.models == event.models and compiled.order < e.order < event.order]
-                    since = min(earlier) if earlier else event.order
+                    earlier = line.first_fit_between(model, compiled.order, event.order)
+                    since = earlier if earlier is not None else event.order
                 reach = line.closure(model) if model is not None else None
-                changes = [c for c in self.unit.trainable_changes
-                           if since < c.order < event.order and (reach is None or c.target in reach)
-                           and not _compiled_for(line, c, event)]
-                stale = changes[0] if changes else None
+                stale = next((c for c in line.changes_between(since, event.order)
+                              if (reach is None or c.target in reach) and not _compiled_for(line, c, event)), None)
             related = []
             if stale is not None:
                 related.append(_related("freeze", f"`{self.model(stale.target).get('name', '?')}.trainable` changed here", stale.location))
             if compiled is not None:
                 related.append(_related("compile", "the last compile() before it", compiled.location))
             if stale is not None and compiled is not None:
-                # The fits between that compile() and the change: the sequence the confirmation replays.
-                related += [_related("training", f"trained here ({e.api})", e.location) for e in self.unit.trainings
-                            if e.kind == "fit" and e.models == event.models and compiled.order < e.order < stale.order]
+                # The first fit between that compile() and the change: the sequence the confirmation replays.
+                trained = line.first_fit_between(model, compiled.order, stale.order)
+                if trained is not None:
+                    related.append(_related("training", f"trained here ({line.event_at[trained].api})",
+                                            line.event_at[trained].location))
             records.append(self._base(event.location) | {
                 "api": event.api,
                 "model": self.model(model),
@@ -227,8 +226,8 @@ def _compiled_for(line: timeline.Timeline, change: TrainableChange, event: Train
     """A change that another model's compile() picks up before this event was made for that model:
     the GAN idiom (`discriminator.trainable = False; combined.compile(...)`), where each compiled
     model keeps its own trainable set on purpose."""
-    return any(change.order < c.order < event.order and c.model is not None and change.target in line.closure(c.model)
-               for c in line.unit.compiles)
+    return any(c.model is not None and change.target in line.closure(c.model)
+               for c in line.compiles_between(change.order, event.order))
 
 
 def _related(role: str, message: str, location: Location) -> dict:

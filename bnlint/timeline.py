@@ -25,8 +25,9 @@ frozen in the discriminator's model, for instance): none of this applies to it.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bnlint.ir import Call, Compile, TrainableChange, TrainingEvent, Unit
 
@@ -84,11 +85,23 @@ class Timeline:
             self.calls_of[call.callee].append(call)
             if call.container is not None:
                 self.inside[call.container].append(call)
+        # Indexed by order so that each question is a binary search, not a scan: a script's facts
+        # are few, but a generated one may hold thousands of compile()/fit() pairs.
         self.compiles: dict[str | None, list[Compile]] = defaultdict(list)
-        for compile_ in unit.compiles:
+        for compile_ in sorted(unit.compiles, key=lambda c: c.order):
             self.compiles[compile_.model].append(compile_)
+        self.compiles_in_order = sorted(unit.compiles, key=lambda c: c.order)
+        self.event_at = {event.order: event for event in unit.trainings}
+        self.fits_of: dict[str, list[int]] = defaultdict(list)  # model -> orders of fit() events training it
+        for event in sorted(unit.trainings, key=lambda e: e.order):
+            if event.kind == "fit":
+                for model in event.models:
+                    self.fits_of[model].append(event.order)
+        self.changes = sorted(unit.trainable_changes, key=lambda c: c.order)
         self._closure: dict[str, frozenset[str]] = {}
         self._ancestors: dict[str, frozenset[str]] = {}
+        self._states: dict[str, tuple[list[int], list[State]]] = {}
+        self._reached: dict[str, list[tuple[TrainingEvent, str]]] | None = None
 
     # -- containment ----------------------------------------------------------------------------
 
@@ -132,8 +145,29 @@ class Timeline:
     # -- when an event reads the freeze state ---------------------------------------------------
 
     def last_compile(self, model: str | None, before: int) -> Compile | None:
-        candidates = [c for c in (*self.compiles.get(model, ()), *self.compiles.get(None, ())) if c.order < before]
-        return max(candidates, key=lambda c: c.order) if candidates else None
+        """The model's last compile() before `before` (a compile() of an unknown receiver counts)."""
+        found = None
+        for compiles in (self.compiles.get(model, ()), self.compiles.get(None, ())):
+            index = bisect_left(compiles, before, key=lambda c: c.order) - 1
+            if index >= 0 and (found is None or compiles[index].order > found.order):
+                found = compiles[index]
+        return found
+
+    def compiles_between(self, after: int, before: int) -> list[Compile]:
+        start = bisect_right(self.compiles_in_order, after, key=lambda c: c.order)
+        end = bisect_left(self.compiles_in_order, before, key=lambda c: c.order)
+        return self.compiles_in_order[start:end]
+
+    def first_fit_between(self, model: str | None, after: int, before: int) -> int | None:
+        """The order of the first fit() training `model` after `after` and before `before`."""
+        fits = self.fits_of.get(model, []) if model is not None else []
+        index = bisect_right(fits, after)
+        return fits[index] if index < len(fits) and fits[index] < before else None
+
+    def changes_between(self, after: int, before: int) -> list[TrainableChange]:
+        start = bisect_right(self.changes, after, key=lambda c: c.order)
+        end = bisect_left(self.changes, before, key=lambda c: c.order)
+        return self.changes[start:end]
 
     def seen_at(self, event: TrainingEvent, model: str, runtime: str) -> int:
         """The moment whose `trainable` flags the event trains `model` with."""
@@ -145,44 +179,65 @@ class Timeline:
         if event.kind == "estimator" or runtime != "keras3":
             return compiled.order
         # Keras 3 traces the train function at the first fit() after compile() and reuses it.
-        earlier = [e.order for e in self.unit.trainings
-                   if e.kind == "fit" and model in e.models and compiled.order < e.order < event.order]
-        return min(earlier) if earlier else event.order
+        earlier = self.first_fit_between(model, compiled.order, event.order)
+        return earlier if earlier is not None else event.order
 
     # -- freeze state ---------------------------------------------------------------------------
 
     def state(self, base: str, until: int) -> State:
         """The base's freeze state just before `until`, from the changes that reach it."""
-        ancestors = self.ancestors(base)
-        inlined = self.inlined_into(base)
-        state = State()
-        for change in sorted(self.unit.trainable_changes, key=lambda c: c.order):
-            if change.order >= until:
-                break
-            if change.target == base or (change.target in inlined and change.scope != "model"):
-                _apply(state, change, change.scope)
-            elif change.target in ancestors and change.scope in ("model", "layers"):
-                _apply(state, change, "model")  # the whole base is one of the layers it sets
-            # else: a slice of an outer model's layers may not include the base
-        return state
+        orders, states = self._history(base)
+        index = bisect_left(orders, until) - 1
+        return states[index] if index >= 0 else State()
+
+    def _history(self, base: str) -> tuple[list[int], list[State]]:
+        """The base's state after each change that reaches it, replayed once per base."""
+        if base not in self._states:
+            ancestors = self.ancestors(base)
+            inlined = self.inlined_into(base)
+            orders: list[int] = []
+            states: list[State] = []
+            state = State()
+            for change in self.changes:
+                if change.target == base or (change.target in inlined and change.scope != "model"):
+                    _apply(state, change, change.scope)
+                elif change.target in ancestors and change.scope in ("model", "layers"):
+                    _apply(state, change, "model")  # the whole base is one of the layers it sets
+                else:
+                    continue  # a slice of an outer model's layers may not include the base
+                orders.append(change.order)
+                states.append(replace(state))
+            self._states[base] = (orders, states)
+        return self._states[base]
 
     # -- events ---------------------------------------------------------------------------------
 
     def exposures(self, call: Call, runtime: str) -> list[Exposure]:
         """Every training event that trains `call`'s callee through this composition."""
+        if call.container is None:
+            # A direct call trains the callee only inside a custom training step.
+            reached = [(e, call.callee) for e in self.unit.trainings
+                       if e.kind == "step" and call.in_step and call.callee in e.models] if call.in_step else []
+        else:
+            reached = self._events_reaching().get(call.container, [])
         found = []
-        for event in self.unit.trainings:
-            for model in event.models:
-                if call.container is None:
-                    # A direct call trains the callee only inside a custom training step.
-                    reached = event.kind == "step" and call.in_step and model == call.callee
-                else:
-                    reached = call.container in self.closure(model)
-                if reached:
-                    seen_at = self.seen_at(event, model, runtime)
-                    found.append(Exposure(event, seen_at, self.state(call.callee, seen_at)))
-                    break
+        for event, model in reached:
+            seen_at = self.seen_at(event, model, runtime)
+            found.append(Exposure(event, seen_at, self.state(call.callee, seen_at)))
         return found
+
+    def _events_reaching(self) -> dict[str, list[tuple[TrainingEvent, str]]]:
+        """For each model, the events that train it and the trained model that holds it (the
+        first such model of each event, in program order)."""
+        if self._reached is None:
+            self._reached = defaultdict(list)
+            for event in sorted(self.unit.trainings, key=lambda e: e.order):
+                claimed: set[str] = set()
+                for model in event.models:
+                    for inner in self.closure(model) - claimed:
+                        self._reached[inner].append((event, model))
+                    claimed |= self.closure(model)
+        return self._reached
 
 
 def _apply(state: State, change: TrainableChange, scope: str) -> None:

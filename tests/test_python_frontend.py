@@ -797,11 +797,43 @@ class TestFiles:
 
 
 class TestRobustness:
-    def test_an_exponential_call_chain_is_cut_by_the_statement_budget(self):
+    def test_an_exponential_call_chain_is_too_complex_to_analyse(self):
+        # 2^30 calls: stopped by the statement budget and said in one line, not minutes of work.
         helpers = "\n".join(f"def f{i}():\n    f{i + 1}()\n    f{i + 1}()\n" for i in range(30))
         source = "import keras\n" + helpers + "def f30():\n    pass\nf0()\nbase = keras.applications.ResNet50()\nbase.trainable = False\n"
-        unit = analyze_source(source, "deep.py")
-        assert model(unit, "base").frozen  # the module pass goes on after the budget is spent
+        with pytest.raises(FrontendError, match=r"^too complex to analyse: more than 200,000 statements"):
+            analyze_source(source, "deep.py")
+
+    @pytest.mark.parametrize("body", [
+        "x = 1\n" + "x = [x, x]\n" * 40,  # a 2^40-leaf list, shared
+        "x = 1\n" + "x = (x, x)\n" * 40,
+        "".join(f"{'    ' * i}for i{i} in [{', '.join(map(str, range(16)))}]:\n" for i in range(6)) + "    " * 6 + "model.fit(i0)\n",
+        "rows = [[[[[model(a) for a in L] for b in L] for c in L] for d in L] for e in L]\n",
+    ], ids=["list", "tuple", "nested-loops", "nested-comprehensions"])
+    def test_small_inputs_with_exponential_structure_are_analysed_in_bounded_work(self, body):
+        source = ("import keras\nL = list(range(16))\nbase = keras.applications.ResNet50()\nbase.trainable = False\n"
+                  "model = keras.Sequential([base])\nmodel.compile('adam', 'mse')\n" + body + "model.fit(x)\n")
+        from bnlint.frontends.python import interpreter
+
+        statements = []
+        real = interpreter.Interpreter.release
+
+        def counting(self):
+            statements.append(interpreter.STATEMENT_BUDGET - self.budget)
+            real(self)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(interpreter.Interpreter, "release", counting)
+            unit = analyze_source(source, "big.py")
+        assert model(unit, "base").frozen and statements[0] < 5_000
+
+    def test_a_diamond_class_hierarchy_is_looked_up_once_per_class(self):
+        classes = "class C0(keras.Model):\n    def call(self, x):\n        return x\n" + "".join(
+            f"class A{i}(C{i - 1}):\n    pass\nclass B{i}(C{i - 1}):\n    pass\nclass C{i}(A{i}, B{i}):\n    pass\n"
+            for i in range(1, 41))
+        # 2^40 paths through its bases: walked path by path, this never finishes.
+        unit = analyze_source("import keras\n" + classes + "m = C40()\nm.trainable = False\nm.fit(x)\n", "diamond.py")
+        assert model(unit, "m").frozen and model(unit, "m").cls == "C40"
 
     def test_a_bug_in_the_interpreter_is_one_line_not_a_traceback(self, monkeypatch):
         from bnlint.frontends.python.interpreter import Interpreter

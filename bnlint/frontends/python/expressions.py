@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from bnlint.frontends.python.lazy_module import LazyModule
 
 MAX_FOLDED = 10_000  # longest string/tuple constant folding may build
-MAX_UNROLLED = 16  # a comprehension over a literal list this short is evaluated per element
+MAX_UNROLLED = 16  # a loop or comprehension over a literal list this short runs once per element,
+UNROLL_NESTED = 256  # as long as the loops around it do not multiply past this many runs
 
 # Builtins that mean something to the analysis; other unbound names are UNKNOWN.
 BUILTINS = frozenset({"enumerate", "setattr", "list", "tuple", "reversed", "iter", "isinstance", "super"})
@@ -408,10 +409,15 @@ class Expressions(Host):
         outputs. Comprehension variables live in their own scope, as in Python 3."""
         saved = self.scope
         self.scope = Scope(saved, saved.module)
+        factor = 1
         try:
             first, *rest = node.generators
             iterable = self.ev(first.iter)
-            items = iterable.items if isinstance(iterable, Seq) and not rest and len(iterable.items) <= MAX_UNROLLED else [UNKNOWN]
+            unroll = isinstance(iterable, Seq) and not rest and len(iterable.items) <= MAX_UNROLLED \
+                and self.unrolling * len(iterable.items) <= UNROLL_NESTED
+            items = iterable.items if unroll and isinstance(iterable, Seq) else [UNKNOWN]
+            factor = max(len(items), 1)
+            self.unrolling *= factor
             for generator in rest:
                 self.ev(generator.iter)
                 self._bind_unknown(generator.target)
@@ -427,6 +433,7 @@ class Expressions(Host):
                     results.append(self.ev(node.elt))
         finally:
             self.scope = saved
+            self.unrolling //= factor
         return Seq(results) if not isinstance(node, ast.DictComp) else UNKNOWN
 
     def _bind_unknown(self, target: ast.expr) -> None:

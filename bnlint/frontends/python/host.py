@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         cell: int | None  # the notebook cell running now
         stack: list[ast.AST]  # the functions running now, innermost last
         orphan: bool  # running a function nothing calls (its facts are kept only if they matter)
+        unrolling: int  # how many times the loops being unrolled run their innermost body
         evidence: dict[str, str]  # runtime evidence of the unit's own code
         project_evidence: dict[str, str]  # runtime evidence of the project modules it imports
 

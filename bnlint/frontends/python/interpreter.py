@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from bnlint.frontends import FrontendError
 from bnlint.frontends.python import imports
 from bnlint.frontends.python.expressions import (
+    MAX_UNROLLED,
     NONE,
+    UNROLL_NESTED,
     Expressions,
     Scope,
     fold,
@@ -43,10 +46,16 @@ from bnlint.frontends.python.values import (
 )
 from bnlint.ir import Location
 
+
+class TooComplex(FrontendError):
+    """The input would take more interpretation than any real script needs."""
+
+
 MAX_DEPTH = 24  # nested user-function calls interpreted at once
 RECURSION_LIMIT = 1  # activations of one function (same closure) at once
-STATEMENT_BUDGET = 200_000  # beyond this, calls are no longer followed (pathological inputs)
-UNROLL = 16  # loops over a literal list this short run once per element
+# Statements interpreted for one unit (the largest real script we measured needs 11,000): beyond
+# this the input is reported as too complex to analyse, rather than taking minutes.
+STATEMENT_BUDGET = 200_000
 # What makes a never-called function worth interpreting (besides the module's own names).
 ORPHAN_KEYWORDS = (*imports.KERAS_FAMILY, "trainable", "compile", "fit", "environ", "putenv", "TF_USE_LEGACY_KERAS")
 MAX_RELEVANT_NAMES = 64
@@ -78,6 +87,7 @@ class Interpreter(Expressions, KerasSemantics):
         self.methods: list[Function] = []  # the functions running now, innermost last
         self.returns: list[list[Value]] = []
         self.budget = STATEMENT_BUDGET
+        self.unrolling = 1  # how many times the loops being unrolled run their innermost body
         self.called: set[int] = set()
         self.functions: list[Function] = []
         self.classes: list[Class] = []
@@ -244,6 +254,9 @@ class Interpreter(Expressions, KerasSemantics):
         table = self._stmt
         for stmt in body:
             self.budget -= 1
+            if self.budget < 0:
+                raise TooComplex(f"too complex to analyse: more than {STATEMENT_BUDGET:,} statements to interpret "
+                                 "(loops and calls multiply them); nothing is reported for it")
             handler = table.get(type(stmt))
             returned = handler(stmt) if handler is not None else None
             if returned is True or type(stmt) is ast.Return:
@@ -429,18 +442,28 @@ class Interpreter(Expressions, KerasSemantics):
         iterable = self.ev(node.iter)
         if self.layer_loop(node, iterable):
             pass  # `for layer in base.layers:` - KerasSemantics ran the body
-        elif isinstance(iterable, Seq) and len(iterable.items) <= UNROLL:
-            for item in iterable.items:
-                self.bind(node.target, item, node)
-                self.run_block(node.body)
-        elif isinstance(iterable, Enumerated) and isinstance(iterable.inner, Seq) and len(iterable.inner.items) <= UNROLL:
-            for index, item in enumerate(iterable.inner.items):
-                self.bind(node.target, Seq([Const(index), item]), node)
-                self.run_block(node.body)
+        elif isinstance(iterable, Seq) and self._unrollable(len(iterable.items)):
+            self._unrolled(node, iterable.items)
+        elif isinstance(iterable, Enumerated) and isinstance(iterable.inner, Seq) and self._unrollable(len(iterable.inner.items)):
+            self._unrolled(node, [Seq([Const(index), item]) for index, item in enumerate(iterable.inner.items)])
         else:
             self.bind(node.target, UNKNOWN, node)
             self.run_block(node.body)
         self.run_block(node.orelse)
+
+    def _unrollable(self, count: int) -> bool:
+        return count <= MAX_UNROLLED and self.unrolling * count <= UNROLL_NESTED
+
+    def _unrolled(self, node: ast.For | ast.AsyncFor, items: list[Value]) -> None:
+        """Run the body once per item (`for name in ["a", "b"]:` builds two models)."""
+        factor = max(len(items), 1)
+        self.unrolling *= factor
+        try:
+            for item in items:
+                self.bind(node.target, item, node)
+                self.run_block(node.body)
+        finally:
+            self.unrolling //= factor
 
     def _s_while(self, node: ast.While) -> None:
         self.ev(node.test)

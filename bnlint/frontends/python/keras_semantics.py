@@ -83,24 +83,38 @@ class Args:
 _CARRIERS = (Tensor, Seq, Mapping)  # values a tensor can hide in
 
 
+MAX_CARRIED = 4096  # values looked at inside one argument's nested lists and dicts
+
+
+def _tensors(value: Value) -> list[Tensor]:
+    """The tensors inside a value's nested lists and dicts. Each shared part is visited once
+    (`x = [x, x]` twenty times is 2^20 paths through 20 lists), and at most MAX_CARRIED values
+    are looked at: a larger structure counts as carrying the tensors found so far."""
+    if type(value) is Tensor:
+        return [value]
+    found: list[Tensor] = []
+    seen: set[int] = set()
+    pending = [value]
+    while pending and len(seen) < MAX_CARRIED:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Tensor):
+            found.append(current)
+        elif isinstance(current, Seq):
+            pending.extend(current.items)
+        elif isinstance(current, Mapping):
+            pending.extend(current.items.values())
+    return found
+
+
 def _symbolic(value: Value) -> bool:
-    if isinstance(value, Tensor):
-        return value.symbolic
-    if isinstance(value, Seq):
-        return any(_symbolic(v) for v in value.items)
-    if isinstance(value, Mapping):
-        return any(_symbolic(v) for v in value.items.values())
-    return False
+    return any(t.symbolic for t in _tensors(value))
 
 
 def _history(value: Value) -> frozenset[int]:
-    if isinstance(value, Tensor):
-        return value.history
-    if isinstance(value, Seq):
-        return frozenset().union(*(_history(v) for v in value.items))
-    if isinstance(value, Mapping):
-        return frozenset().union(*(_history(v) for v in value.items.values()))
-    return frozenset()
+    return frozenset().union(*(t.history for t in _tensors(value)))
 
 
 @lru_cache(maxsize=8192)

@@ -32,6 +32,8 @@ def lower(unit: Unit, chunks: list[Chunk], evidence: dict[str, str] | None = Non
         interpreter.run_orphans()
     except RecursionError:
         raise FrontendError("too deeply nested to analyse") from None
+    except FrontendError:
+        raise  # too complex to analyse: already one line
     except Exception as exc:  # noqa: BLE001 - a bug of ours must not become the user's traceback
         detail = (str(exc).splitlines() or [""])[0]
         raise FrontendError(f"internal error in the script analysis ({type(exc).__name__}: {detail}); please report it") from None

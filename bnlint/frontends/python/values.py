@@ -119,7 +119,7 @@ class Function(Value):
 class Class(Value):
     """A user class; `is_keras` when it subclasses keras.Model / keras.layers.Layer."""
 
-    __slots__ = ("node", "cell", "bases", "is_keras", "methods", "instances")
+    __slots__ = ("node", "cell", "bases", "is_keras", "methods", "instances", "_mro")
 
     def __init__(self, node: ast.ClassDef, cell: int | None, bases: list[Value], is_keras: bool) -> None:
         self.node = node
@@ -128,35 +128,37 @@ class Class(Value):
         self.is_keras = is_keras
         self.methods: dict[str, Function] = {}
         self.instances: list[Instance] = []
+        self._mro: list[Class] | None = None
 
-    def lookup(self, name: str, seen: frozenset[int] = frozenset()) -> Function | None:
-        if name in self.methods:
-            return self.methods[name]
-        for base in self.bases:
-            if isinstance(base, Class) and id(base) not in seen:
-                found = base.lookup(name, seen | {id(self)})
-                if found is not None:
-                    return found
+    def lookup(self, name: str) -> Function | None:
+        for cls in self.mro():
+            found = cls.methods.get(name)
+            if found is not None:
+                return found
         return None
 
     def mro(self) -> list[Class]:
         """This class and its user-defined bases, depth first, each once (close to Python's C3
-        order for the hierarchies training code has)."""
-        order: list[Class] = []
-        pending: list[Class] = [self]
-        while pending:
-            cls = pending.pop(0)
-            if cls not in order:
-                order.append(cls)
-                pending[0:0] = [b for b in cls.bases if isinstance(b, Class)]
-        return order
+        order for the hierarchies training code has). Computed once: a class's bases are fixed
+        when it is defined, and walking a diamond hierarchy path by path is exponential."""
+        if self._mro is None:
+            order: list[Class] = []
+            seen: set[int] = set()
+            pending: list[Class] = [self]
+            while pending:
+                cls = pending.pop()
+                if id(cls) not in seen:
+                    seen.add(id(cls))
+                    order.append(cls)
+                    pending.extend(reversed([b for b in cls.bases if isinstance(b, Class)]))
+            self._mro = order
+        return self._mro
 
     def all_methods(self) -> dict[str, Function]:
+        """Every method an instance has, by name: the first definition in class order wins."""
         merged: dict[str, Function] = {}
-        for base in reversed(self.bases):
-            if isinstance(base, Class) and base is not self:
-                merged.update(base.all_methods())
-        merged.update(self.methods)
+        for cls in reversed(self.mro()):
+            merged.update(cls.methods)
         return merged
 
 
