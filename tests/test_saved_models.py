@@ -17,19 +17,14 @@ from pathlib import Path
 import pytest
 
 from bnlint.engine import run_rules
-from bnlint.frontends.models.lowering import (
-    BATCHNORM_CLASSES,
-    BUILTIN_LAYERS,
-    MODEL_CLASSES,
-    OPAQUE_BUILTINS,
-    lower_config,
-)
+from bnlint.frontends.models.lowering import lower_config
 from bnlint.frontends.models.reader import (
     analyze_file,
     is_savedmodel_dir,
     read_model_config,
 )
 from bnlint.ir import Runtime
+from bnlint.knowledge import layer_classes
 from bnlint.rules import load_rules
 from bnlint.runtime import from_keras_version
 
@@ -402,7 +397,8 @@ def test_builtin_layer_names_cover_the_installed_keras():
     import keras
     import tf_keras
 
-    known = BUILTIN_LAYERS | BATCHNORM_CLASSES | MODEL_CLASSES | OPAQUE_BUILTINS
+    classes = layer_classes()
+    known = classes.builtin | classes.batchnorm | classes.models | classes.opaque
     for module, base in ((keras.layers, keras.layers.Layer), (tf_keras.layers, tf_keras.layers.Layer)):
         names = {obj.__name__ for obj in vars(module).values() if inspect.isclass(obj) and issubclass(obj, base)}
-        assert names - known == set(), module.__name__
+        assert names - known == set(), f"rules/knowledge/keras_layer_classes.yaml misses layers of {module.__name__}"

@@ -62,14 +62,13 @@ def fix_model_command(model: Path, out: Path, target_runtime: str | None) -> Non
         fix = plan_model_fix(config, findings)
         # Trust the result, not the plan: only what a re-lint no longer reports counts as fixed.
         left = api.lint_model_config(fix.config, path=display, runtime=runtime)
-    except FrontendError as exc:
-        _fail(f"{display}: {exc}")
-    still = {(f.rule, f.layer_path) for f in left}
-    fixed = [f for f in fix.fixed if (f.rule, f.layer_path) not in still]
-    try:
+        still = {(f.rule, f.layer_path) for f in left}
+        fixed = [f for f in fix.fixed if (f.rule, f.layer_path) not in still]
         write_fixed_copy(model, out, kind, fix)
-    except ModelFixError as exc:
+    except (FrontendError, ModelFixError) as exc:
         _fail(f"{display}: {exc}")
+    except RecursionError:  # JSON nested deeper than copying and writing it back can go
+        _fail(f"{display}: model config is nested too deeply to fix")
 
     for change in fix.changes:
         click.echo(f"{display}: {change}")
