@@ -109,7 +109,7 @@ def test_absurdly_deep_model_nesting():
     config: dict = {"class_name": "BatchNormalization", "config": {"name": "bn"}}
     for depth in range(5000):
         config = {"class_name": "Functional", "config": {"name": f"m{depth}", "layers": [config], "input_layers": []}}
-    with pytest.raises(FrontendError, match="^model config is nested too deeply to read$"):
+    with pytest.raises(FrontendError, match=r"^model config is nested too deeply to analyse \(more than 100 levels\)$"):
         lower_config(config, "deep.keras", Runtime("keras3", "test"))
 
 
