@@ -112,7 +112,7 @@ class Finding:
         # the root (`src/train.py`), a subfolder (`train.py`) or with `./src/train.py`.
         path = self.source.project_path if self.source else self.path
         text = f"{self.rule}\0{path}\0{self.cell or ''}\0{where}\0{self.occurrence}"
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     def to_json(self) -> dict:
         """The finding as the JSON contract spells it."""
