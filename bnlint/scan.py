@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bnlint import cache
+from bnlint import cache, safe_io
 from bnlint.config import Settings
 from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path
 from bnlint.engine import run_rules
@@ -64,9 +64,9 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
     use_cache = settings.cache and item.kind in ("script", "notebook")
     if use_cache:
         try:
-            content = item.path.read_bytes()
-        except OSError as exc:
-            return [], [InputError(item.display, f"cannot read: {exc.strerror or exc}")]
+            content = safe_io.read_bytes(item.path)  # a FIFO or a device is refused, never read
+        except safe_io.UnreadableFile as exc:
+            return [], [InputError(item.display, str(exc))]
         # The pins near the file can change the runtime without the file changing.
         pinned = settings.target_runtime or repr(from_pins(resolved.parent))
         key = _cache_key(item, content, job, pinned)
