@@ -52,11 +52,18 @@ def code_cells(data: object) -> list[tuple[int, object]]:
 
 
 def cell_text(source: object) -> str | None:
-    if isinstance(source, str):
-        return source
+    """A cell's source as one text (nbformat stores a string or a list of lines); None if it is neither."""
     if isinstance(source, list) and all(isinstance(part, str) for part in source):
-        return "".join(source)
-    return None
+        source = "".join(source)
+    if not isinstance(source, str):
+        return None
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate from a JSON escape ("\ud800") is no character any parser or output can
+        # carry: one `?` each, so that columns stay where they were.
+        source = source.encode("utf-8", "replace").decode("utf-8")
+    return source
 
 
 def summarise(problems: list[tuple[int, str]]) -> str:

@@ -44,7 +44,11 @@ def decode(data: bytes) -> str:
     endings is then the same program to every regex and tokenizer that looks at it."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # an unknown or inconsistent coding cookie
+    except SyntaxError as exc:  # an unknown or inconsistent coding cookie, or no cookie and not UTF-8
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as undecodable:
+            raise FrontendError(f"not valid UTF-8 (byte {undecodable.start})") from None
         raise FrontendError(f"not valid source: {exc.msg if hasattr(exc, 'msg') else exc}") from None
     if encoding not in ("utf-8", "utf-8-sig") and not _ascii_compatible(encoding):
         raise FrontendError(f"unsupported source encoding {encoding!r} (not a character set Python source may use)")
