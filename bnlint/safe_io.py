@@ -98,7 +98,8 @@ def parse_json(data: bytes | str, what: str, max_values: int = MAX_JSON_VALUES) 
     Refused before parsing when it may hold more than `max_values` values (counted from its
     separators and brackets, an upper bound), so memory stays proportional to a sane input.
     """
-    values = json_values(data)
+    # A JSON value takes at least one character, so a text this short cannot hold too many: not counted.
+    values = json_values(data) if len(data) > max_values else 0
     if values > max_values:
         raise UnreadableFile(f"{what} is too complex to analyse (up to {values:,} JSON values, limit {max_values:,})")
     try:

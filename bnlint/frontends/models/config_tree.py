@@ -32,12 +32,15 @@ MAX_DEPTH = 100  # levels of models and wrappers inside each other
 ABSENT = object()
 _MODEL_CONTAINERS = ("Functional", "Model")
 _WRAPPED_KEYS = ("layer", "backward_layer")  # TimeDistributed/Bidirectional/...: the layers inside
+_NONE: list = []  # shared by every layer that wraps nothing (most of them); never mutated
 
 
 class Layer:
-    """One layer of a config, and where it sits."""
+    """One layer of a config, and where it sits. Built once per layer of every walk: what the
+    readers ask about it is computed here, once."""
 
-    __slots__ = ("path", "name", "entry", "class_name", "config", "container", "caller", "depth", "wrapped", "_sequential")
+    __slots__ = ("path", "name", "entry", "class_name", "config", "container", "owner", "caller", "depth", "wrapped",
+                 "layers", "wrapped_entries", "_sequential")
 
     def __init__(self, path: str, name: str, entry: dict, container: Layer | None, caller: dict, depth: int, wrapped: bool) -> None:
         self.path = path  # "/"-joined and deduplicated: the layer_path findings report
@@ -47,39 +50,29 @@ class Layer:
         config = entry.get("config")
         self.config: dict = config if isinstance(config, dict) else {}
         self.container = container  # the model or wrapper whose config holds it; None for the top model
+        # The model it is composed into: its container, or the model around its wrappers.
+        self.owner: Layer | None = container if container is None or container.layers is not None else container.owner
         self.caller = caller  # the entry whose inbound_nodes call it
         self.depth = depth
         self.wrapped = wrapped  # held by a wrapper (TimeDistributed, Bidirectional, ...) rather than a model
+        # The layers of a model config (a graph bnlint can read), else None.
+        self.layers: list | None = layer_list(self.class_name, config)
+        # The layer entries a wrapper holds (`layer`, and Bidirectional's `backward_layer`).
+        self.wrapped_entries: list[dict] = _NONE
+        if self.layers is None and ("layer" in self.config or "backward_layer" in self.config):
+            self.wrapped_entries = [w for key in _WRAPPED_KEYS
+                                    if isinstance(w := self.config.get(key), dict) and isinstance(w.get("class_name"), str)]
         self._sequential: bool | None = None
 
     def __repr__(self) -> str:
         return f"Layer({self.path!r}, {self.class_name})"
 
     @property
-    def layers(self) -> list | None:
-        """The layers of a model config (a graph bnlint can read), else None."""
-        return layer_list(self.class_name, self.entry.get("config"))
-
-    @property
-    def wrapped_entries(self) -> list[dict]:
-        """The layer entries a wrapper holds (`layer`, and Bidirectional's `backward_layer`)."""
-        return [w for key in _WRAPPED_KEYS if isinstance(w := self.config.get(key), dict) and isinstance(w.get("class_name"), str)]
-
-    @property
     def sequential(self) -> bool:
         """Whether it holds its layers as a Sequential does: composed in order, without call nodes."""
         if self._sequential is None:  # asked once per layer inside it: computed once
-            layers = self.layers
-            self._sequential = layers is not None and is_sequential(self.class_name, layers)
+            self._sequential = self.layers is not None and is_sequential(self.class_name, self.layers)
         return self._sequential
-
-    @property
-    def owner(self) -> Layer | None:
-        """The model it is composed into: its container, or the model around its wrappers."""
-        container = self.container
-        while container is not None and container.layers is None:
-            container = container.container
-        return container
 
     @property
     def nodes(self) -> list | None:
@@ -115,10 +108,11 @@ def _name(entry: dict) -> str:
     config = entry.get("config")
     name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None) or entry["class_name"]
     name = name if isinstance(name, str) else str(name)
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: not text any output can carry
-        name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON escape: not text any output can carry
+            name = name.encode("utf-8", "backslashreplace").decode("utf-8")
     return name
 
 
@@ -141,27 +135,27 @@ def walk(config: dict) -> Iterator[Layer]:
         count += 1
         if count > MAX_LAYERS:
             raise FrontendError(f"model config is too large to analyse (more than {MAX_LAYERS:,} layers)")
-        children = _children(layer)
-        if children and layer.depth >= MAX_DEPTH:
-            raise FrontendError(f"model config is nested too deeply to analyse (more than {MAX_DEPTH} levels)")
-        pending.extend(reversed(children))
+        if layer.layers or layer.wrapped_entries:  # most layers hold none
+            if layer.depth >= MAX_DEPTH:
+                raise FrontendError(f"model config is nested too deeply to analyse (more than {MAX_DEPTH} levels)")
+            pending.extend(reversed(_children(layer)))
 
 
 def _children(layer: Layer) -> list[Layer]:
-    entries = layer.layers
-    wrapped = entries is None
-    if wrapped:
-        entries = layer.wrapped_entries
-    if not entries:
-        return []
+    wrapped = layer.layers is None
+    entries = layer.wrapped_entries if wrapped else layer.layers
     prefix = f"{layer.path}/" if layer.path else ""
     # Linear-time deduplication: `taken` holds every path given out, `next_suffix` where to resume.
     taken: set[str] = set()
     next_suffix: dict[str, int] = {}
     children = []
+    depth, caller = layer.depth + 1, layer.caller
     for entry in entries:
-        entry = _checked(entry, layer.name)
-        name = _name(entry)
+        if type(entry) is not dict or type(entry.get("class_name")) is not str:
+            _checked(entry, layer.name)  # raises: a layer entry that is no layer
+        name = entry.get("name")
+        if not name or type(name) is not str or not name.isascii():  # the fast path covers what Keras writes
+            name = _name(entry)
         path = prefix + name
         if path in taken:
             n = next_suffix.get(path, 2)
@@ -170,8 +164,7 @@ def _children(layer: Layer) -> list[Layer]:
             next_suffix[path] = n + 1
             path = f"{path}#{n}"
         taken.add(path)
-        caller = layer.caller if wrapped else entry
-        children.append(Layer(path, name, entry, layer, caller, layer.depth + 1, wrapped))
+        children.append(Layer(path, name, entry, layer, caller if wrapped else entry, depth, wrapped))
     return children
 
 

@@ -29,11 +29,14 @@ _ZIP64_END = b"PK\x06\x06"
 def _directory_size(handle: BinaryIO) -> int | None:
     """The size the archive's end record gives its central directory (None if there is no record)."""
     size = os.fstat(handle.fileno()).st_size
-    tail_size = min(size, 22 + 0xFFFF)  # the record is 22 bytes, plus a comment of up to 64 KiB
-    handle.seek(size - tail_size)
-    tail = handle.read(tail_size)
-    end = tail.rfind(_END_OF_DIRECTORY)
-    if end < 0 or end + 22 > len(tail):
+    # The record is the last 22 bytes, unless a comment (up to 64 KiB) follows it.
+    for tail_size in (min(size, 22), min(size, 22 + 0xFFFF)):
+        handle.seek(size - tail_size)
+        tail = handle.read(tail_size)
+        end = tail.rfind(_END_OF_DIRECTORY)
+        if end >= 0 and end + 22 <= len(tail):
+            break
+    else:
         return None
     directory = struct.unpack_from("<L", tail, end + 12)[0]
     locator = end - 20

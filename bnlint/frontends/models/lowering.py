@@ -112,22 +112,22 @@ class _Lowering:
     # --- top-down -------------------------------------------------------------------------
 
     def _visit(self, layer: Layer) -> _Scope | None:
-        if layer.container is None:
+        container = layer.container
+        if container is None:
             return self._top(layer)
-        owner = self.scopes.get(layer.owner.path) if layer.owner is not None else None
-        if owner is None:
-            return None  # inside a layer bnlint does not read into (an opaque or plain one)
-        container_frozen = self.frozen.get(layer.container.path)
-        if container_frozen is None:
-            return None  # under a layer that passes nothing on (a BN layer's `layer` key, ...)
-        if layer.class_name == "InputLayer" and not layer.wrapped:
+        owner = self.scopes.get(layer.owner.path)  # type: ignore[union-attr] - a layer below the top has an owner
+        container_frozen = self.frozen.get(container.path)
+        if owner is None or container_frozen is None:
+            return None  # inside a layer bnlint does not read into (an opaque or plain one, a BN layer's `layer`)
+        classes, class_name, config, layers = self.classes, layer.class_name, layer.config, layer.layers
+        if class_name == "InputLayer" and not layer.wrapped:
             return None
-        classes, class_name, config = self.classes, layer.class_name, layer.config
         frozen = container_frozen or config.get("trainable") is False
         is_bn = class_name in classes.batchnorm
-        layers = layer.layers
-        if layers is None and not is_bn and self._is_builtin(layer) and not layer.wrapped_entries and class_name not in classes.models:
-            owner.direct.count(frozen)  # most layers: counted, nothing recorded
+        if layers is None and not is_bn and not layer.wrapped_entries and class_name not in classes.models and self._is_builtin(layer):
+            direct = owner.direct  # most layers: counted, nothing recorded (inlined: it is most of the work)
+            direct.layers += 1
+            direct.frozen += frozen
             return None
 
         if layers is None and not is_bn and layer.wrapped_entries:
