@@ -49,7 +49,8 @@ def test_hostile_configuration_files(tmp_path, case):
     s = Scenario(tmp_path)
     name, text = BAD_CONFIGS[case]
     (s.tree / name).write_text(text.replace("{marker}", str(s.marker)))
-    usage_error(s)
+    run = usage_error(s)
+    assert name in run.error_lines[0], f"the usage error does not name the file\n{run.describe()}"
 
 
 def test_a_config_file_that_is_a_fifo(tmp_path):
@@ -139,6 +140,8 @@ def test_a_layer_name_with_a_lone_surrogate_in_baselines(tmp_path):
     s.expect.canary = None  # the baseline accepts the canary's finding too
     run = s.run("check", "--no-confirm", "--baseline", str(baseline), "--format", "json", ".")
     assert run.report()["findings"] == [], "the baseline it wrote accepts its own findings"
+    for output_format in ("text", "sarif", "github"):
+        s.run("check", "--no-confirm", "--format", output_format, ".")
 
 
 # --- cache entries -----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Walk a Keras model config: every layer with its `/`-joined path, its entry, its container and its call nodes.
 
 One walker for everything that reads or edits a config (the lowering, the confirm screen, the
-model fixer, the worker's Keras 2 remedy), so they agree on what a layer path means:
+model fixer; `layer_at` and `set_call_training` are what the worker's Keras 2 remedy needs), so
+they agree on what a layer path means:
 
 - a path joins layer names from the top model down: `encoder/backbone`; a wrapped layer's path
   goes through its wrapper: `per_frame/backbone` for `TimeDistributed(backbone)`;
