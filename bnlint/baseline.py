@@ -52,6 +52,9 @@ def write_baseline(report: Report, path: str | Path) -> None:
         raise BaselineError(f"baseline {path}: cannot write: {_reason(exc)}") from None
     if mode is not None and not stat.S_ISREG(mode):
         raise BaselineError(f"baseline {path}: cannot write: not a regular file")
+    if mode is not None and os.path.getsize(path) and not _is_baseline(path):
+        # `--write-baseline train.py` would replace a script with JSON: only a baseline is replaced.
+        raise BaselineError(f"baseline {path}: cannot write: the file exists and is not a bnlint baseline (not replaced)")
     folder = path.parent
     if not folder.is_dir():
         raise BaselineError(f"baseline {path}: cannot write: folder {folder} does not exist")
@@ -67,6 +70,14 @@ def write_baseline(report: Report, path: str | Path) -> None:
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
         raise BaselineError(f"baseline {path}: cannot write: {_reason(exc)}") from None
+
+
+def _is_baseline(path: Path) -> bool:
+    try:
+        load_baseline(path)
+    except BaselineError:
+        return False
+    return True
 
 
 def _umask() -> int:

@@ -145,9 +145,9 @@ def test_writing_replaces_the_file_whole_and_keeps_it_readable(sample_report, tm
     import stat
 
     path = tmp_path / "baseline.json"
-    path.write_text("old")
-    write_baseline(sample_report, path)
-    assert json.loads(path.read_text())["version"] == 1
+    write_baseline(Report(), path)
+    write_baseline(sample_report, path)  # an older baseline is replaced
+    assert len(json.loads(path.read_text())["findings"]) == 4
     assert stat.S_IMODE(os.stat(path).st_mode) & 0o444  # not mkstemp's 0600 for the owner alone
     assert [p.name for p in tmp_path.iterdir()] == ["baseline.json"]  # no temporary file left behind
 
@@ -165,3 +165,16 @@ def test_a_lone_surrogate_in_a_layer_name_round_trips(tmp_path):
     write_baseline(Report(findings=findings), path)
     again = Report(findings=api.lint_model_config(config, "2.15.0", path="m.h5"))
     assert apply_baseline(again, load_baseline(path)) == 1
+
+
+def test_write_baseline_never_replaces_a_file_that_is_not_a_baseline(sample_report, tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import keras\n")
+    with pytest.raises(BaselineError, match=r"the file exists and is not a bnlint baseline \(not replaced\)$"):
+        write_baseline(sample_report, script)
+    assert script.read_text() == "import keras\n"
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    write_baseline(sample_report, empty)  # an empty file (touch baseline.json) is fine
+    write_baseline(Report(), empty)  # and so is a baseline
+    assert load_baseline(empty).fingerprints == {}

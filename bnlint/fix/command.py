@@ -37,12 +37,16 @@ def fix_model_command(model: Path, out: Path, target_runtime: str | None) -> Non
     from bnlint.frontends.models.reader import VERSION_SOURCES, read_model_config
     from bnlint.ir import Runtime
     from bnlint.runtime import from_keras_version
+    from bnlint.safe_io import is_regular
 
     display = str(model)
     if out.resolve() == model.resolve() or (out.exists() and os.path.samefile(out, model)):
         _fail(f"bnlint: error: {out}: the output must not be the input (the input is never modified)")
     if out.is_dir():
         _fail(f"bnlint: error: {out}: is a directory; give the path of the file to write")
+    if out.exists() and not is_regular(out):
+        # The copy replaces the output by a rename: never a device or a FIFO (`-o /dev/null` as root).
+        _fail(f"bnlint: error: {out}: not a regular file; give the path of the file to write")
     try:
         config, version, kind = read_model_config(model)
     except FrontendError as exc:

@@ -211,7 +211,12 @@ def _copy_bytes(source: Path, target: str) -> None:
 
 def write_fixed_copy(source: Path, target: Path, kind: str, fix: ModelFix) -> None:
     """Write the corrected model to `target` atomically (a temporary file, then a rename)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except FileNotFoundError:
+        raise ModelFixError(f"cannot write the fixed copy: folder {target.parent} does not exist") from None
+    except OSError as exc:
+        raise ModelFixError(f"cannot write the fixed copy: {exc.strerror or exc}") from None
     os.close(handle)
     try:
         if not fix.changes:

@@ -219,3 +219,18 @@ def test_fix_on_mutated_configs(fixture, edits):
         assert len(result.error_lines) <= 1, result.describe()
         after = snapshot(s.tree)
         assert {p for p in set(before) | set(after) if before.get(p) != after.get(p)} <= {f"fixed_{name}"}
+
+
+def test_fix_output_paths(tmp_path):
+    """`bnlint fix -o OUT` writes by renaming a temporary file over OUT: never over the input,
+    a device (as root, `-o /dev/null` would replace the device), a FIFO, or into a missing folder."""
+    s = Scenario(tmp_path, canary=False)
+    shutil.copyfile(MODELS / "k3_partial.keras", s.add("model.keras", bad=False))
+    os.mkfifo(s.tree / "fifo.keras")
+    (s.tree / "folder.keras").mkdir()
+    for target in ("model.keras", "/dev/null", "fifo.keras", str(tmp_path / "missing" / "out.keras"), "folder.keras", "out.h5"):
+        before = snapshot(s.tree)
+        result = run_bnlint(["fix", "model.keras", "-o", target], s.tree)
+        assert result.exit_code == 2 and len(result.error_lines) == 1 and "Traceback" not in result.stderr, result.describe()
+        assert snapshot(s.tree) == before, result.describe()
+    assert Path("/dev/null").is_char_device()
