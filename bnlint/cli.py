@@ -45,6 +45,25 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module), attribute)
         return super().get_command(ctx, name)
 
+    def main(self, *args, **kwargs):
+        """As click's, except that a bad option or argument is one line like every other usage
+        error (`bnlint: error: ...`, exit status 2) instead of click's three: a hook or CI log
+        shows it whole, and scripts can match it."""
+        try:
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "bnlint"
+            click.echo(f"bnlint: error: {printable(exc.format_message())} (see '{command} --help')", err=True)
+            sys.exit(EXIT_ERROR)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        # Without standalone mode, click returns the code of ctx.exit() (--help, --version).
+        sys.exit(result if isinstance(result, int) else EXIT_CLEAN)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click cuts each summary at 45 characters ("Check scripts, notebooks and saved models
         # (default: the..."); show the whole first sentence and let the formatter wrap it.

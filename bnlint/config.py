@@ -158,7 +158,8 @@ def _read_pyproject(path: Path) -> dict | None:
         raise ConfigError(f"{path}: nested too deeply to read") from None
     tool = data.get("tool")
     if tool is not None and not isinstance(tool, dict):
-        return None  # `tool = 1`: not ours to judge, and certainly no [tool.bnlint] table
+        # `tool = 1`: no tool can read its section from it (ruff and pip refuse it too).
+        raise ConfigError(f"{path}: `tool` must be a table")
     section = (tool or {}).get("bnlint")
     if section is not None and not isinstance(section, dict):
         raise ConfigError(f"{path}: [tool.bnlint] must be a table")

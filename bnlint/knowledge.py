@@ -1,4 +1,4 @@
-"""What bnlint knows about Keras constructors: which ones build BatchNormalization (rules/knowledge/*.yaml)."""
+"""What bnlint knows about Keras (rules/knowledge/*.yaml): which constructors build BatchNormalization, which layer classes are built in."""
 
 from __future__ import annotations
 
@@ -24,6 +24,18 @@ class ConstructorInfo:
 
 
 @dataclass(frozen=True)
+class LayerClasses:
+    """Layer class names as saved configs spell them (`layer_classes` in the knowledge files)."""
+
+    batchnorm: frozenset[str]  # BatchNormalization and its variants
+    models: frozenset[str]  # containers whose config lists their layers
+    builtin: frozenset[str]  # built-in layers without sub-layers
+    opaque: frozenset[str]  # built-in in name only: base classes and wrappers of unseen code
+    builtin_packages: tuple[str, ...]  # Keras itself, as a Keras 3 `module` names it
+    library_packages: frozenset[str]  # libraries whose classes are not the user's code
+
+
+@dataclass(frozen=True)
 class _Knowledge:
     constructors: dict[str, ConstructorInfo]
     # Generic `X.from_preset("name")` entry points, read by preset name prefix.
@@ -31,6 +43,8 @@ class _Knowledge:
     hub_frozen_by_default: bool
     hub_markers: tuple[str, ...]
     hub_families: tuple[str, ...]
+    layer_classes: LayerClasses
+    automagics: frozenset[str]
 
 
 def knowledge_dir() -> Path:
@@ -75,12 +89,23 @@ def _index(data: dict) -> _Knowledge:
     hub = data.get("tensorflow_hub") or {}
     hub_frozen = bool(hub.get("frozen_by_default", True))
     add(f"tensorflow_hub.{hub.get('constructor', 'KerasLayer')}", None, frozen=hub_frozen)
+    classes = data.get("layer_classes") or {}
+    ipython = data.get("ipython") or {}
     return _Knowledge(
         constructors=constructors,
         preset_prefixes=presets,
         hub_frozen_by_default=hub_frozen,
         hub_markers=tuple(m.lower() for m in _names(hub, "image_model_markers")),
         hub_families=tuple(f.lower() for f in _names(hub, "batchnorm_families")),
+        layer_classes=LayerClasses(
+            batchnorm=frozenset(_names(classes, "batchnorm")),
+            models=frozenset(_names(classes, "models")),
+            builtin=frozenset(_names(classes, "builtin")),
+            opaque=frozenset(_names(classes, "opaque")),
+            builtin_packages=tuple(_names(classes, "builtin_packages")),
+            library_packages=frozenset(_names(classes, "library_packages")),
+        ),
+        automagics=frozenset(name for key in ("line_magics", "aliases", "kernel_magics") for name in _names(ipython, key)),
     )
 
 
@@ -123,6 +148,16 @@ def hub_layer_info(handle: str | None) -> ConstructorInfo:
             f in lowered for f in knowledge.hub_families
         )
     return ConstructorInfo(HUB_LAYER, contains_bn, knowledge.hub_frozen_by_default)
+
+
+def layer_classes() -> LayerClasses:
+    """Which layer classes are BatchNormalization, models, built-in or opaque in a saved config."""
+    return _load().layer_classes
+
+
+def ipython_automagics() -> frozenset[str]:
+    """Names a notebook line may start with to run an IPython magic or shell alias without `%`."""
+    return _load().automagics
 
 
 def known_constructors(prefix: str) -> dict[str, ConstructorInfo]:

@@ -33,10 +33,13 @@ def lookup(record: dict, path: tuple[str, ...]) -> Any:
     return value
 
 
-def _equals(path: tuple[str, ...], expected: Any) -> Callable[[dict], bool]:
+def _equals(path: tuple[str, ...], expected: Any, where: str) -> Callable[[dict], bool]:
     # Compare (type, value) pairs: `True == 1` in Python, but a rule saying `true` must not
     # match a count of 1, nor `"true"` a boolean. A missing field never matches, not even None.
-    accepted = frozenset((type(a), a) for a in (expected if isinstance(expected, list) else [expected]))
+    values = expected if isinstance(expected, list) else [expected]
+    if not all(v is None or isinstance(v, (bool, int, float, str)) for v in values):
+        raise MatchError(f"{where}: `{'.'.join(path)}` is compared with a value or a list of values, not {str(expected)[:60]}")
+    accepted = frozenset((type(a), a) for a in values)
 
     def test(record: dict) -> bool:
         value = lookup(record, path)
@@ -54,7 +57,7 @@ def compile_condition(condition: Any, where: str = "rule") -> Callable[[dict], b
         parts = [compile_condition(c, where) for c in condition]
         return lambda record: all(p(record) for p in parts)
     if not isinstance(condition, dict) or not condition:
-        raise MatchError(f"{where}: a condition must be a non-empty mapping, not {condition!r}")
+        raise MatchError(f"{where}: a condition must be a non-empty mapping, not {str(condition)[:60]}")
     parts = []
     for key, expected in condition.items():
         if key in ("all", "any"):
@@ -67,7 +70,7 @@ def compile_condition(condition: Any, where: str = "rule") -> Callable[[dict], b
             sub = compile_condition(expected, where)
             parts.append(lambda record, sub=sub: not sub(record))
         else:
-            parts.append(_equals(tuple(str(key).split(".")), expected))
+            parts.append(_equals(tuple(str(key).split(".")), expected, where))
     if len(parts) == 1:
         return parts[0]
     return lambda record: all(p(record) for p in parts)

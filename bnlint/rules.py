@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from bnlint import match, yaml_data
+from bnlint import match, safe_io, yaml_data
 from bnlint.confirm import CHECKS, NO_CHECK
 from bnlint.errors import UsageError
 from bnlint.fix import MODEL_FIXERS, SCRIPT_FIXERS
@@ -27,6 +27,9 @@ _TEXT_KEYS = _BASE_KEYS | {f"model:{k}" for k in _BASE_KEYS} | {"model"}
 _REQUIRED = ("id", "name", "severity", "inputs", "summary", "message", "fix", "rationale", "match")
 _OPTIONAL = ("status", "enabled_by_default", "verdict", "example", "use_instead", "references", "confirm", "examples",
              "prefilter")
+
+
+RULE_FILE_LIMIT = 2**20  # bytes; the largest shipped rule is 12 KiB
 
 
 class RuleError(UsageError):
@@ -246,8 +249,9 @@ def load_dir(directory: Path) -> list[Rule]:
     rules = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            data = yaml_data.load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml_data.YAMLError) as exc:
+            # A regular file only (a FIFO would block the run forever), of a rule file's size.
+            data = yaml_data.load(safe_io.read_bytes(path, RULE_FILE_LIMIT).decode("utf-8"))
+        except (safe_io.UnreadableFile, UnicodeDecodeError, yaml_data.YAMLError) as exc:
             raise RuleError(f"{path}: cannot read rule: {exc}") from None
         rules.append(parse_rule(data, path))
     return rules

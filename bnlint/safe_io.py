@@ -7,12 +7,17 @@ rename) and the read stops past the limit even when the size the file reports is
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 # Far above any real script, notebook, config or rule file; the frontends set their own limits.
 DEFAULT_LIMIT = 256 * 2**20
+# JSON values one input may hold. A size limit alone does not bound memory: `[]` is 2 bytes of
+# JSON and 64 of Python, so 64 MiB of it parse to 2 GiB. ResNet50's config holds ~20,000 values.
+MAX_JSON_VALUES = 2_000_000
 
 
 class UnreadableFile(Exception):
@@ -41,18 +46,25 @@ def check_regular(path: str | os.PathLike) -> None:
         raise UnreadableFile(_refusal(mode))
 
 
-def read_bytes(path: str | os.PathLike, limit: int = DEFAULT_LIMIT) -> bytes:
-    """The whole file, if it is a regular file of at most `limit` bytes; else UnreadableFile."""
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """The file opened for reading (binary), if it is a regular file; else UnreadableFile."""
     check_regular(path)  # before open(): opening a FIFO for reading blocks until a writer appears
     try:
         # O_NONBLOCK: if the path was swapped for a FIFO since the check, open() still returns.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise UnreadableFile(f"cannot read: {exc.strerror or type(exc).__name__}") from None
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise UnreadableFile(_refusal(mode))
+    handle = os.fdopen(fd, "rb")
+    mode = os.fstat(handle.fileno()).st_mode
+    if not stat.S_ISREG(mode):
+        handle.close()
+        raise UnreadableFile(_refusal(mode))
+    return handle
+
+
+def read_bytes(path: str | os.PathLike, limit: int = DEFAULT_LIMIT) -> bytes:
+    """The whole file, if it is a regular file of at most `limit` bytes; else UnreadableFile."""
+    with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
         if size > limit:
             raise UnreadableFile(f"too large to analyse ({size} bytes, limit {limit})")
@@ -72,6 +84,32 @@ def read_text(path: str | os.PathLike, limit: int = DEFAULT_LIMIT, encoding: str
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"not valid {encoding.upper()} (byte {exc.start})") from None
+
+
+def json_values(data: bytes | str) -> int:
+    """An upper bound on the number of values a JSON text holds, counted in C: its separators and brackets."""
+    marks = (",", ":", "[", "{") if isinstance(data, str) else (b",", b":", b"[", b"{")
+    return 1 + sum(data.count(mark) for mark in marks)  # type: ignore[arg-type]
+
+
+def parse_json(data: bytes | str, what: str, max_values: int = MAX_JSON_VALUES) -> object:
+    """JSON from an input file, or UnreadableFile with one line naming `what` was wrong.
+
+    Refused before parsing when it may hold more than `max_values` values (counted from its
+    separators and brackets, an upper bound), so memory stays proportional to a sane input.
+    """
+    # A JSON value takes at least one character, so a text this short cannot hold too many: not counted.
+    values = json_values(data) if len(data) > max_values else 0
+    if values > max_values:
+        raise UnreadableFile(f"{what} is too complex to analyse (up to {values:,} JSON values, limit {max_values:,})")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise UnreadableFile(f"{what} is nested too deeply to read") from None
+    except UnicodeDecodeError:
+        raise UnreadableFile(f"{what} is not UTF-8 text") from None
+    except ValueError as exc:  # json.JSONDecodeError: "Expecting value: line 1 column 1 (char 0)"
+        raise UnreadableFile(f"{what} is not valid JSON ({exc})") from None
 
 
 def is_regular(path: Path) -> bool:

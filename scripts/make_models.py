@@ -92,6 +92,16 @@ def encoder_model(k, base, **call_kwargs):
     return k.Model(inputs, outputs, name="classifier")
 
 
+def frozen_inside_encoder(k):
+    """image -> encoder(frozen backbone) -> head: the encoder's own `trainable` is True, but every
+    layer in it is frozen because its only layer is the frozen backbone."""
+    enc_in = k.Input(SHAPE, name="encoder_input")
+    encoder = k.Model(enc_in, frozen_backbone(k)(enc_in), name="encoder")
+    inputs = k.Input(SHAPE, name="image")
+    features = k.layers.GlobalAveragePooling2D(name="pool")(encoder(inputs))
+    return k.Model(inputs, k.layers.Dense(2, name="head")(features), name="classifier")
+
+
 def fine_tuning(k, keep_bn_frozen: bool):
     """A base unfrozen for fine-tuning: its first conv stays frozen; the BN layers stay frozen or not."""
     base = backbone(k)
@@ -232,6 +242,21 @@ def _k3_nested(path: Path) -> None:
     save_keras(encoder_model(k, frozen_backbone(k)), path)
 
 
+def _k3_frozen_inside_encoder(path: Path) -> None:
+    k = keras3()
+    save_keras(frozen_inside_encoder(k), path)
+
+
+def _tfk_frozen_inside_encoder(path: Path) -> None:
+    k = tf_keras()
+    save_tf_keras(frozen_inside_encoder(k), path)
+
+
+def _tfk_frozen_inside_encoder_savedmodel(path: Path) -> None:
+    k = tf_keras()
+    save_tf_keras(frozen_inside_encoder(k), path, save_format="tf")
+
+
 def _k3_partial(path: Path) -> None:
     k = keras3()
     save_keras(fine_tuning(k, keep_bn_frozen=False), path)
@@ -321,6 +346,9 @@ BUILDS: dict[str, tuple[Path, str, Callable[[Path], None]]] = {
     "k3_sequential": (FIXTURES, "k3_sequential.keras", _k3_sequential),
     "k3_time_distributed": (FIXTURES, "k3_time_distributed.keras", _k3_time_distributed),
     "k3_nested": (FIXTURES, "k3_nested.keras", _k3_nested),
+    "k3_frozen_inside_encoder": (FIXTURES, "k3_frozen_inside_encoder.keras", _k3_frozen_inside_encoder),
+    "tfk_frozen_inside_encoder": (FIXTURES, "tfk_frozen_inside_encoder.h5", _tfk_frozen_inside_encoder),
+    "tfk_frozen_inside_encoder_savedmodel": (FIXTURES, "tfk_frozen_inside_encoder_savedmodel", _tfk_frozen_inside_encoder_savedmodel),
     "k3_partial": (FIXTURES, "k3_partial.keras", _k3_partial),
     "k3_bn_kept_frozen": (FIXTURES, "k3_bn_kept_frozen.keras", _k3_bn_kept_frozen),
     "k3_subclassed": (FIXTURES, "k3_subclassed.keras", _k3_subclassed),

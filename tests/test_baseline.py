@@ -107,3 +107,77 @@ def test_a_baseline_matches_wherever_bnlint_runs_from_inside_the_repository(tmp_
     assert result.exit_code == 1
     assert "train.py:8:11: BN002" in result.output
     assert "BN001" not in result.output
+
+
+# --- hostile baselines (issue 12) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply to read"),
+        ('{"version": 1, "findings": [' + "[]," * 3_000_000 + "[]]}", "too complex to read (up to 6,000,007 JSON values, limit 2,000,000)"),
+    ],
+)
+def test_baselines_too_deep_or_too_complex_are_one_line(tmp_path, content, reason):
+    path = tmp_path / "baseline.json"
+    path.write_text(content)
+    with pytest.raises(BaselineError) as raised:
+        load_baseline(path)
+    assert str(raised.value) == f"baseline {path}: {reason}"
+
+
+def test_a_baseline_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "baseline.json")
+    with pytest.raises(BaselineError, match=r": a named pipe \(FIFO\), not a regular file$"):
+        load_baseline(tmp_path / "baseline.json")
+    with pytest.raises(BaselineError, match=r": cannot write: not a regular file$"):
+        write_baseline(Report(), tmp_path / "baseline.json")
+
+
+def test_writing_into_a_missing_folder_is_one_line(sample_report, tmp_path):
+    with pytest.raises(BaselineError) as raised:
+        write_baseline(sample_report, tmp_path / "missing" / "baseline.json")
+    assert str(raised.value) == f"baseline {tmp_path / 'missing' / 'baseline.json'}: cannot write: folder {tmp_path / 'missing'} does not exist"
+
+
+def test_writing_replaces_the_file_whole_and_keeps_it_readable(sample_report, tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "baseline.json"
+    write_baseline(Report(), path)
+    write_baseline(sample_report, path)  # an older baseline is replaced
+    assert len(json.loads(path.read_text())["findings"]) == 4
+    assert stat.S_IMODE(os.stat(path).st_mode) & 0o444  # not mkstemp's 0600 for the owner alone
+    assert [p.name for p in tmp_path.iterdir()] == ["baseline.json"]  # no temporary file left behind
+
+
+def test_a_lone_surrogate_in_a_layer_name_round_trips(tmp_path):
+    from bnlint import api
+
+    config = {"class_name": "Functional", "config": {"name": "m", "layers": [
+        {"class_name": "Functional", "name": "back\ud800bone", "config": {"name": "back\ud800bone", "trainable": False, "layers": [
+            {"class_name": "BatchNormalization", "name": "bn", "config": {"name": "bn"}, "inbound_nodes": [[["x", 0, 0, {}]]]}]},
+         "inbound_nodes": [[["x", 0, 0, {}]]]}]}}
+    findings = api.lint_model_config(config, "2.15.0", path="m.h5")
+    assert [f.layer_path for f in findings] == ["back\\ud800bone"]  # escaped: text every output can carry
+    path = tmp_path / "baseline.json"
+    write_baseline(Report(findings=findings), path)
+    again = Report(findings=api.lint_model_config(config, "2.15.0", path="m.h5"))
+    assert apply_baseline(again, load_baseline(path)) == 1
+
+
+def test_write_baseline_never_replaces_a_file_that_is_not_a_baseline(sample_report, tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import keras\n")
+    with pytest.raises(BaselineError, match=r"the file exists and is not a bnlint baseline \(not replaced\)$"):
+        write_baseline(sample_report, script)
+    assert script.read_text() == "import keras\n"
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    write_baseline(sample_report, empty)  # an empty file (touch baseline.json) is fine
+    write_baseline(Report(), empty)  # and so is a baseline
+    assert load_baseline(empty).fingerprints == {}

@@ -120,3 +120,37 @@ def test_sync_batchnormalization_keeps_moving_statistics_where_it_exists():
     layer.build((None, 4))
     assert {"moving_mean", "moving_variance"} <= {w.name.split(":")[0].rpartition("/")[2] for w in layer.weights}
     assert constructor_info("keras.layers.SyncBatchNormalization").contains_bn is True
+
+
+def test_the_automagic_names_agree_with_the_installed_ipython():
+    """rules/knowledge/ipython.yaml lists what IPython runs without `%`: its built-in line magics and
+    default aliases, exactly, plus the magics notebook kernels add (disjoint from IPython's core)."""
+    import inspect
+
+    from IPython.core import magics
+    from IPython.core.alias import default_aliases
+
+    from bnlint import yaml_data
+    from bnlint.knowledge import ipython_automagics, knowledge_dir
+
+    data = yaml_data.load((knowledge_dir() / "ipython.yaml").read_text(encoding="utf-8"))["ipython"]
+    line_magics = set()
+    for name in dir(magics):  # IPython 9 loads its magic classes lazily: dir() names them, getattr() loads
+        value = getattr(magics, name)
+        if inspect.isclass(value) and isinstance(getattr(value, "magics", None), dict):
+            line_magics |= set(value.magics.get("line", {}))
+    assert set(data["line_magics"]) == line_magics, "rules/knowledge/ipython.yaml: line_magics is out of date"
+    assert set(data["aliases"]) == {name for name, _ in default_aliases()}, "rules/knowledge/ipython.yaml: aliases are out of date"
+    assert not set(data["kernel_magics"]) & (line_magics | set(data["aliases"]))
+    assert ipython_automagics() == line_magics | set(data["aliases"]) | set(data["kernel_magics"])
+
+
+def test_layer_classes_are_knowledge_data():
+    from bnlint.knowledge import layer_classes
+
+    classes = layer_classes()
+    assert classes.batchnorm == {"BatchNormalization", "BatchNormalizationV1", "BatchNormalizationV2", "SyncBatchNormalization"}
+    assert {"Functional", "Sequential"} <= classes.models and "Dense" in classes.builtin and "KerasLayer" in classes.opaque
+    assert not classes.batchnorm & classes.builtin  # a BN layer is never a plain one
+    assert {"LayerNormalization", "GroupNormalization"} <= classes.builtin
+    assert classes.builtin_packages == ("keras", "tf_keras") and "keras_hub" in classes.library_packages

@@ -17,19 +17,14 @@ from pathlib import Path
 import pytest
 
 from bnlint.engine import run_rules
-from bnlint.frontends.models.lowering import (
-    BATCHNORM_CLASSES,
-    BUILTIN_LAYERS,
-    MODEL_CLASSES,
-    OPAQUE_BUILTINS,
-    lower_config,
-)
+from bnlint.frontends.models.lowering import lower_config
 from bnlint.frontends.models.reader import (
     analyze_file,
     is_savedmodel_dir,
     read_model_config,
 )
 from bnlint.ir import Runtime
+from bnlint.knowledge import layer_classes
 from bnlint.rules import load_rules
 from bnlint.runtime import from_keras_version
 
@@ -157,6 +152,30 @@ def test_nested_models_get_slash_joined_layer_paths():
     assert (unit.models["encoder"].frozen, unit.models["encoder/backbone"].frozen) == (False, True)
     assert unit.models["encoder"].contains_bn is True
     assert findings_of(unit) == {("BN001", "encoder/backbone")}
+
+
+@pytest.mark.parametrize("name", ["k3_frozen_inside_encoder.keras", "tfk_frozen_inside_encoder.h5", "tfk_frozen_inside_encoder_savedmodel"])
+def test_the_finding_is_about_the_innermost_frozen_base(name):
+    """The encoder's own `trainable` is True; it holds nothing but the frozen backbone, so all its
+    layers are frozen. The base is the backbone, where the freezing happened."""
+    unit = unit_of(name)
+    encoder, backbone = unit.models["encoder"], unit.models["encoder/backbone"]
+    assert (encoder.frozen, encoder.contains_bn, backbone.frozen, backbone.contains_bn) == (False, True, True, True)
+    findings = run_rules(unit, load_rules())
+    assert [(f.rule, f.layer_path, f.subject.name) for f in findings] == [("BN001", "encoder/backbone", "backbone")]
+    assert findings[0].message.startswith("Frozen `backbone` (Functional)")
+
+
+def test_a_model_whose_layers_are_frozen_one_by_one_is_a_frozen_base():
+    # No nested model carries the freeze: the encoder is where it happened, so it stays the base.
+    def layer(name, cls):
+        return {"class_name": cls, "name": name, "config": {"name": name, "trainable": False}, "inbound_nodes": [[["x", 0, 0, {}]]]}
+
+    encoder = {"class_name": "Functional", "name": "encoder", "config": {"name": "encoder", "trainable": True, "layers": [
+        layer("conv", "Conv2D"), layer("bn", "BatchNormalization")]}, "inbound_nodes": [[["image", 0, 0, {}]]]}
+    unit = lower_config({"class_name": "Functional", "config": {"name": "top", "layers": [encoder]}}, "m.h5", Runtime("keras2", "test"))
+    assert unit.models["encoder"].frozen is True
+    assert findings_of(unit) == {("BN001", "encoder")}
 
 
 def test_training_false_on_an_enclosing_call_protects_the_nested_call():
@@ -385,7 +404,8 @@ def _make_models():
 
 
 @pytest.mark.tf
-@pytest.mark.parametrize("name", ["k3_nested", "k3_partial", "tfk_nested_training_false", "tfk_savedmodel"])
+@pytest.mark.parametrize("name", ["k3_nested", "k3_partial", "tfk_nested_training_false", "tfk_savedmodel", "k3_frozen_inside_encoder",
+                                  "tfk_frozen_inside_encoder", "tfk_frozen_inside_encoder_savedmodel"])
 def test_the_installed_writers_still_produce_what_the_fixtures_hold(name, tmp_path):
     make_models = _make_models()
     fresh = make_models.build(name, tmp_path)
@@ -403,7 +423,111 @@ def test_builtin_layer_names_cover_the_installed_keras():
     import keras
     import tf_keras
 
-    known = BUILTIN_LAYERS | BATCHNORM_CLASSES | MODEL_CLASSES | OPAQUE_BUILTINS
+    classes = layer_classes()
+    known = classes.builtin | classes.batchnorm | classes.models | classes.opaque
     for module, base in ((keras.layers, keras.layers.Layer), (tf_keras.layers, tf_keras.layers.Layer)):
         names = {obj.__name__ for obj in vars(module).values() if inspect.isclass(obj) and issubclass(obj, base)}
-        assert names - known == set(), module.__name__
+        assert names - known == set(), f"rules/knowledge/keras_layer_classes.yaml misses layers of {module.__name__}"
+
+
+# --- one walker for every reader and writer of a config ---------------------------------------------------
+
+
+def _repeated_names_config() -> dict:
+    """A hand-edited Keras 2 config: two layers named `backbone`, only the second one frozen, plus
+    a custom class after them (what the confirm screen must name by the same path)."""
+    def base(trainable):
+        return {"class_name": "Functional", "name": "backbone", "config": {"name": "backbone", "trainable": trainable, "layers": [
+            {"class_name": "InputLayer", "name": "i", "config": {"name": "i"}, "inbound_nodes": []},
+            {"class_name": "BatchNormalization", "name": "bn", "config": {"name": "bn", "trainable": trainable}, "inbound_nodes": [[["i", 0, 0, {}]]]}]},
+            "inbound_nodes": [[["image", 0, 0, {}]]]}
+
+    custom = {"class_name": "Mystery", "name": "backbone", "config": {"name": "backbone"}, "inbound_nodes": [[["image", 0, 0, {}]]]}
+    return {"class_name": "Functional", "config": {"name": "top", "layers": [
+        {"class_name": "InputLayer", "name": "image", "config": {"name": "image"}, "inbound_nodes": []}, base(True), base(False), custom]}}
+
+
+def test_every_walk_spells_repeated_names_the_same_way():
+    from bnlint import api
+    from bnlint.confirm.safety import screen_config
+    from bnlint.fix.model import index_layers, plan_model_fix
+    from bnlint.frontends.models import config_tree
+
+    config = _repeated_names_config()
+    paths = [layer.path for layer in config_tree.walk(config)]
+    assert paths[:4] == ["", "image", "backbone", "backbone/i"]
+    assert "backbone#2" in paths and "backbone#2/bn" in paths and "backbone#3" in paths
+    # The lowering, the screen and the fixer agree on which `backbone` is which.
+    findings = api.lint_model_config(config, "2.15.0")
+    assert [(f.rule, f.layer_path) for f in findings] == [("BN001", "backbone#2")]
+    assert [c.layer_path for c in screen_config(config, "2.15.0", "h5").custom] == ["backbone#3"]
+    assert set(index_layers(config)) >= {"backbone", "backbone#2", "backbone#3"}
+    fix = plan_model_fix(config, findings)
+    nodes = [entry["inbound_nodes"] for entry in fix.config["config"]["layers"][1:]]
+    assert nodes == [[[["image", 0, 0, {}]]], [[["image", 0, 0, {"training": False}]]], [[["image", 0, 0, {}]]]]
+    assert not api.lint_model_config(fix.config, "2.15.0")
+
+
+def test_names_that_collide_with_the_suffixes_stay_distinct():
+    from bnlint.frontends.models import config_tree
+
+    layers = [{"class_name": "Dense", "name": name, "config": {"name": name}} for name in ("d", "d#2", "d", "d", "d#3")]
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": layers}}
+    assert [layer.path for layer in config_tree.walk(config)][1:] == ["d", "d#2", "d#3", "d#4", "d#3#2"]
+
+
+def test_the_walker_reports_wrappers_callers_and_containers():
+    from bnlint.frontends.models import config_tree
+
+    unit_config = zipfile.ZipFile(MODELS / "k3_time_distributed.keras").read("config.json")
+    config = json.loads(unit_config)
+    by_path = {layer.path: layer for layer in config_tree.walk(config)}
+    wrapped = by_path["per_frame/backbone"]
+    assert (wrapped.container.path, wrapped.owner.path, wrapped.wrapped) == ("per_frame", "", True)
+    assert wrapped.caller is by_path["per_frame"].entry  # its calls are the wrapper's
+    assert wrapped.nodes is None  # an element of a Sequential: no node can pass `training`
+    assert config_tree.layer_at(config, "per_frame/backbone") is not None
+    assert config_tree.layer_at(config, "per_frame/nothing") is None
+
+
+@pytest.mark.parametrize(
+    ("node", "value"),
+    [
+        ({"args": [], "kwargs": {"training": False}}, False),
+        ({"args": [], "kwargs": {}}, "absent"),
+        ({"args": []}, "absent"),
+        ([["x", 0, 0, {"training": True}]], True),
+        ([["x", 0, 0]], "absent"),
+        ([["x", 0, 0, {"training": True}], ["y", 0, 0, {"training": False}]], False),  # the last input's kwargs
+        ([["x", 0, 0, {"training": ["flag", 0, 0]}]], ["flag", 0, 0]),
+    ],
+)
+def test_node_training_is_read_in_both_dialects(node, value):
+    from bnlint.frontends.models import config_tree
+
+    found = config_tree.node_training(node)
+    assert (found is config_tree.ABSENT) if value == "absent" else found == value
+
+
+def test_node_training_is_written_in_both_dialects():
+    from bnlint.frontends.models import config_tree
+
+    keras3, keras2 = {"args": [], "kwargs": {}}, [["x", 0, 0], ["y", 0, 0, {}]]
+    assert config_tree.set_node_training(keras3, False) and keras3["kwargs"] == {"training": False}
+    assert config_tree.set_node_training(keras2, False) and keras2 == [["x", 0, 0, {"training": False}], ["y", 0, 0, {"training": False}]]
+    explicit = {"args": [], "kwargs": {"training": True}}
+    assert not config_tree.set_node_training(explicit, False)  # an explicit value is left alone...
+    assert config_tree.set_node_training(explicit, False, overwrite=True) and explicit["kwargs"]["training"] is False  # ...unless asked
+    assert not config_tree.set_node_training({"kwargs": {}}, False)  # not a call node: not guessed at
+    assert not config_tree.set_node_training([["x", 0, 0, "junk"]], False)
+
+
+def test_set_call_training_finds_the_nodes_of_a_nested_layer():
+    """What the worker's Keras 2 remedy needs: the entry at a path, `training: false` on its calls."""
+    from bnlint.frontends.models import config_tree
+
+    config = json.loads(json.dumps(read_model_config(MODELS / "tfk_nested_training_false.h5")[0]))
+    backbone = config_tree.layer_at(config, "encoder/backbone")
+    assert config_tree.set_call_training(backbone, False, overwrite=True) == 1
+    assert config_tree.node_training(backbone.nodes[0]) is False
+    assert calls_of(lower_config(config, "m.h5", KERAS3), "encoder/backbone") == [("false", "call", "encoder", True)]

@@ -237,11 +237,14 @@ def test_configuration_errors_name_the_file(project, text, message):
 
 
 def test_tool_that_is_not_a_table_above_the_scanned_path(tmp_path, monkeypatch):
+    # As ruff and pip: a pyproject.toml whose `tool` is not a table is broken, wherever it is found.
     (tmp_path / "pyproject.toml").write_text("tool = 1\n")
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "x.py").write_text(BUGGY)
     monkeypatch.chdir(tmp_path / "p")
-    assert run("x.py").exit_code == 1
+    result = run("x.py")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"bnlint: error: {tmp_path / 'pyproject.toml'}: `tool` must be a table"
 
 
 def test_confirm_timeout_must_be_finite(project):

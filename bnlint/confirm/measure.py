@@ -450,32 +450,17 @@ def _keras3_training_false(keras_module, container, names: list[str]):
     return keras_module.models.clone_model(container, clone_function=clone, call_function=call)
 
 
-def _set_node_training(entry: dict) -> None:
-    for node in entry.get("inbound_nodes") or []:
-        if isinstance(node, dict):  # Keras 3 dialect
-            node.setdefault("kwargs", {})["training"] = False
-        else:  # Keras 2: [[name, node_index, tensor_index, {kwargs}], ...]
-            for tensor in node:
-                if len(tensor) < 4:
-                    tensor.append({})
-                tensor[3]["training"] = False
-
-
 def _keras2_training_false(keras_module, model, names: list[str]):
-    """tf.keras: edit the call node in the config, rebuild it and copy the weights over."""
+    """tf.keras: edit the call node in the config, rebuild it and copy the weights over. The
+    config is walked by the same code that reads saved models (`config_tree`), so the layer path
+    means here what it means in the finding, repeated names and wrappers included."""
+    from bnlint.frontends.models.config_tree import layer_at, set_call_training
+
     config = model.get_config()
-    container_class, layers, layer = model.__class__.__name__, config.get("layers"), model
-    for depth, name in enumerate(names):
-        entry = next((e for e in layers or [] if (e.get("name") or e.get("config", {}).get("name")) == name), None)
-        layer = find_layer(layer, name)
-        if entry is None:
-            raise _NoCallSite
-        if _is_target(layer, name, names[depth + 1 :]):
-            break
-        container_class, layers = entry["class_name"], (entry.get("config") or {}).get("layers")
-    if container_class == "Sequential":
-        raise _NoCallSite
-    _set_node_training(entry)
+    layer = layer_at({"class_name": type(model).__name__, "config": config}, "/".join(names))
+    if layer is None or layer.nodes is None:
+        raise _NoCallSite  # not found, or an element of a Sequential: no node can carry the argument
+    set_call_training(layer, False, overwrite=True)
     rebuilt = model.__class__.from_config(config)
     rebuilt.set_weights(model.get_weights())
     return rebuilt

@@ -11,22 +11,27 @@ What loading a model may run, and what bnlint allows:
   worker imports those modules (from the model's directory or the working directory) and still
   loads with `safe_mode=True`. Keras 2 files do not record the module of a custom class, so such
   a model can only load if the class is importable by other means; otherwise it is unconfirmed.
+
+The screen stands on its own rather than trusting what the file says about itself: a layer entry
+without a `module` is the Keras 2 dialect whatever `keras_version` claims (`""`, `"abc"`), so its
+class must be a Keras class; and a SavedModel is screened object by object as well, because
+tf_keras revives each layer from that layer's own metadata, not only from the root's config.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnlint.frontends.models.lowering import (
-    BATCHNORM_CLASSES,
-    BUILTIN_LAYERS,
-    MODEL_CLASSES,
-)
+from bnlint.frontends import FrontendError
+from bnlint.frontends.models import config_tree
+from bnlint.knowledge import layer_classes
 
-# Packages whose classes a config may name without that being the user's code.
-LIBRARY_PACKAGES = frozenset({"keras", "tf_keras", "keras_hub", "keras_cv", "keras_nlp", "tensorflow"})
-_KNOWN_KERAS2_CLASSES = BUILTIN_LAYERS | MODEL_CLASSES | BATCHNORM_CLASSES
+_MAJOR = re.compile(r"\s*(\d{1,6})(?!\d)")
+# SavedModel objects that tf_keras revives as layers (their class must be a Keras class).
+_LAYER_IDENTIFIERS = ("_tf_keras_layer", "_tf_keras_network", "_tf_keras_model", "_tf_keras_sequential",
+                      "_tf_keras_input_layer", "_tf_keras_rnn_layer")
 
 
 @dataclass(frozen=True)
@@ -52,14 +57,14 @@ class Screen:
     format: str
     bytecode: tuple[str, ...] = ()  # layer paths holding Python bytecode
     custom: tuple[CustomCode, ...] = field(default_factory=tuple)
+    keras2_dialect: bool = False  # the config is written the Keras 2 way (no `module` on its entries)
 
     @property
     def keras2(self) -> bool:
-        """Written by Keras 2 (tf.keras / tf_keras / standalone Keras 2): tf_keras loads it."""
-        try:
-            return int(str(self.keras_version).split(".")[0]) < 3
-        except ValueError:
-            return False
+        """Written by Keras 2 (tf.keras / tf_keras / standalone Keras 2): tf_keras loads it.
+        From the recorded version; from how the config is written when the version is unreadable."""
+        major = _MAJOR.match(str(self.keras_version or ""))
+        return int(major.group(1)) < 3 if major else self.keras2_dialect
 
     def refusal(self, allow_unsafe: bool) -> str | None:
         """Why this model must not be loaded, naming the offending layer; None if it may be."""
@@ -71,77 +76,108 @@ class Screen:
         return None
 
 
-def _join(prefix: str, name: object) -> str:
-    return f"{prefix}/{name}" if prefix else str(name)
+class _Findings:
+    """Bytecode and custom code found so far, each place once, in the order found."""
 
-
-class _Walk:
     def __init__(self) -> None:
-        self.bytecode: list[str] = []
-        self.custom: list[CustomCode] = []
+        classes = layer_classes()
+        self.keras2_classes = classes.builtin | classes.models | classes.batchnorm
+        self.libraries = classes.library_packages
+        self.bytecode: dict[str, None] = {}
+        self.custom: dict[CustomCode, None] = {}
 
-    def value(self, node: object, path: str, keras2: bool) -> None:
-        if isinstance(node, dict):
-            self.entry(node, path, keras2, is_layer=False)
-        elif isinstance(node, list):
-            for item in node:
-                self.value(item, path, keras2)
+    def scan(self, value: object, path: str, layer: dict | None, skip: frozenset[int] = frozenset()) -> None:
+        """Every mapping inside `value` (iteratively: any depth), `layer` being the layer entry
+        itself when `value` is one; `skip` holds the ids of sub-layer entries, screened on their own."""
+        pending = [value]
+        while pending:
+            node = pending.pop()
+            if id(node) in skip:
+                continue
+            if isinstance(node, dict):
+                class_name = node.get("class_name")
+                if isinstance(class_name, str) and self._classify(node, class_name, path, is_layer=node is layer):
+                    continue
+                pending.extend(v for k, v in node.items() if k != "class_name")
+            elif isinstance(node, list):
+                pending.extend(node)
 
-    def entry(self, node: dict, path: str, keras2: bool, is_layer: bool) -> None:
-        class_name = node.get("class_name")
+    def _classify(self, node: dict, class_name: str, path: str, is_layer: bool) -> bool:
+        """Record what `node` holds; True when there is no point looking inside it."""
         inner = node.get("config")
-        if isinstance(class_name, str):
-            self.classify(node, class_name, inner, path, keras2, is_layer)
-        for key, item in node.items():
-            if key == "layers" and isinstance(item, list):
-                for layer in item:
-                    if isinstance(layer, dict):
-                        config = layer.get("config")
-                        name = layer.get("name") or (config.get("name") if isinstance(config, dict) else None)
-                        self.entry(layer, _join(path, name or "?"), keras2, is_layer=True)
-            elif key != "class_name":
-                self.value(item, path, keras2)
-
-    def classify(self, node: dict, class_name: str, inner: object, path: str, keras2: bool, is_layer: bool) -> None:
         if class_name == "__lambda__":
-            self.bytecode.append(path)
-            return
+            self.bytecode[path] = None
+            return True
         if class_name == "Lambda" and isinstance(inner, dict):
             # Keras 2: function_type / output_shape_type "lambda" means marshalled bytecode.
-            if any(k.endswith("_type") and v == "lambda" for k, v in inner.items()):
-                self.bytecode.append(path)
-                return
+            if any(isinstance(k, str) and k.endswith("_type") and v == "lambda" for k, v in inner.items()):
+                self.bytecode[path] = None
+                return True
             if inner.get("function_type") == "function":
-                function = inner.get("function")
-                self.custom.append(CustomCode(path, str(function), inner.get("module")))
-                return
+                self.custom[CustomCode(path, str(inner.get("function")), _text(inner.get("module")))] = None
+                return False
         if "module" in node:  # Keras 3 dialect names the defining module
             module = node.get("module")
             if class_name.startswith("__") and class_name.endswith("__"):
-                return  # tuples, tensors, keras tensors: plain data
+                return False  # tuples, tensors, keras tensors: plain data
+            registered = _text(node.get("registered_name"))
             if module is None:
-                self.custom.append(CustomCode(path, class_name, None, node.get("registered_name")))
+                self.custom[CustomCode(path, class_name, None, registered)] = None
             elif module == "builtins":
                 if class_name == "function":  # a plain Python function, e.g. a custom activation
-                    self.custom.append(CustomCode(path, str(inner), None, node.get("registered_name")))
-            elif str(module).split(".")[0] not in LIBRARY_PACKAGES:
-                self.custom.append(CustomCode(path, class_name, str(module), node.get("registered_name")))
-        elif keras2 and is_layer and (">" in class_name or class_name not in _KNOWN_KERAS2_CLASSES):
-            self.custom.append(CustomCode(path, class_name, None))
+                    self.custom[CustomCode(path, str(inner), None, registered)] = None
+            elif str(module).split(".")[0] not in self.libraries:
+                self.custom[CustomCode(path, class_name, str(module), registered)] = None
+        elif is_layer and (">" in class_name or class_name not in self.keras2_classes):
+            # Keras 2 dialect, whatever version the file claims: only Keras' own classes load.
+            self.custom[CustomCode(path, class_name, None)] = None
+        return False
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def screen_config(config: object, keras_version: str | None, format: str) -> Screen:
-    """Walk a model config (either dialect) for bytecode and custom code."""
-    screen = Screen(keras_version, format)
-    walk = _Walk()
-    if isinstance(config, dict):
-        walk.entry(config, "", screen.keras2, is_layer=True)
-    return Screen(keras_version, format, tuple(walk.bytecode), tuple(walk.custom))
+    """Walk a model config (either dialect) for bytecode and custom code. Raises FrontendError
+    for a config the walker refuses (malformed, too large, nested too deeply)."""
+    found = _Findings()
+    is_model = isinstance(config, dict) and isinstance(config.get("class_name"), str)
+    keras2_dialect = is_model and "module" not in config
+    if is_model:
+        for layer in config_tree.walk(config):
+            children = layer.layers if layer.layers is not None else layer.wrapped_entries
+            skip = frozenset(id(child) for child in children if isinstance(child, dict))
+            found.scan(layer.entry, layer.path, layer.entry, skip)
+    elif isinstance(config, (dict, list)):
+        found.scan(config, "", config)
+    return Screen(keras_version, format, tuple(found.bytecode), tuple(found.custom), keras2_dialect)
+
+
+def _screen_savedmodel_objects(path: Path, screen: Screen) -> Screen:
+    """A SavedModel's objects, each with its own metadata: what tf_keras revives them from."""
+    from bnlint.frontends.models.tf_savedmodel import read_savedmodel_objects
+
+    found = _Findings()
+    found.bytecode = dict.fromkeys(screen.bytecode)
+    found.custom = dict.fromkeys(screen.custom)
+    for node_path, identifier, metadata in read_savedmodel_objects(path):
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        where = "" if node_path == "root" else str(name or node_path)
+        found.scan(metadata, where, metadata if identifier in _LAYER_IDENTIFIERS else None)
+    return Screen(screen.keras_version, screen.format, tuple(found.bytecode), tuple(found.custom), screen.keras2_dialect)
 
 
 def screen_model(path: Path) -> Screen:
     """Read the config of a saved model without loading it (raises FrontendError) and screen it."""
+    from bnlint import safe_io
     from bnlint.frontends.models.reader import read_model_config
 
     config, keras_version, format = read_model_config(path)
-    return screen_config(config, keras_version, format)
+    screen = screen_config(config, keras_version, format)
+    if format == "savedmodel":
+        try:
+            screen = _screen_savedmodel_objects(Path(path), screen)
+        except safe_io.UnreadableFile as exc:
+            raise FrontendError(str(exc)) from None
+    return screen

@@ -37,12 +37,16 @@ def fix_model_command(model: Path, out: Path, target_runtime: str | None) -> Non
     from bnlint.frontends.models.reader import VERSION_SOURCES, read_model_config
     from bnlint.ir import Runtime
     from bnlint.runtime import from_keras_version
+    from bnlint.safe_io import is_regular
 
     display = str(model)
     if out.resolve() == model.resolve() or (out.exists() and os.path.samefile(out, model)):
         _fail(f"bnlint: error: {out}: the output must not be the input (the input is never modified)")
     if out.is_dir():
         _fail(f"bnlint: error: {out}: is a directory; give the path of the file to write")
+    if out.exists() and not is_regular(out):
+        # The copy replaces the output by a rename: never a device or a FIFO (`-o /dev/null` as root).
+        _fail(f"bnlint: error: {out}: not a regular file; give the path of the file to write")
     try:
         config, version, kind = read_model_config(model)
     except FrontendError as exc:
@@ -62,14 +66,13 @@ def fix_model_command(model: Path, out: Path, target_runtime: str | None) -> Non
         fix = plan_model_fix(config, findings)
         # Trust the result, not the plan: only what a re-lint no longer reports counts as fixed.
         left = api.lint_model_config(fix.config, path=display, runtime=runtime)
-    except FrontendError as exc:
-        _fail(f"{display}: {exc}")
-    still = {(f.rule, f.layer_path) for f in left}
-    fixed = [f for f in fix.fixed if (f.rule, f.layer_path) not in still]
-    try:
+        still = {(f.rule, f.layer_path) for f in left}
+        fixed = [f for f in fix.fixed if (f.rule, f.layer_path) not in still]
         write_fixed_copy(model, out, kind, fix)
-    except ModelFixError as exc:
+    except (FrontendError, ModelFixError) as exc:
         _fail(f"{display}: {exc}")
+    except RecursionError:  # JSON nested deeper than copying and writing it back can go
+        _fail(f"{display}: model config is nested too deeply to fix")
 
     for change in fix.changes:
         click.echo(f"{display}: {change}")

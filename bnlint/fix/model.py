@@ -8,11 +8,13 @@
 a nested model's weights in one list ordered trainable-first, so freezing BN layers inside one
 also moves their gamma/beta in that list (`weight_names`), exactly as Keras would have saved them.
 SavedModel directories are not supported.
+
+The input is only ever opened for reading: the copy is made from its bytes, and a soft or external
+link inside the copy is refused rather than followed, so nothing outside the copy is written.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -21,25 +23,21 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bnlint import safe_io
 from bnlint.findings import Finding
-from bnlint.frontends.models.lowering import BATCHNORM_CLASSES
+from bnlint.frontends.models import config_tree
+from bnlint.frontends.models.config_tree import Layer
+from bnlint.knowledge import layer_classes
 
 # The trainable weights of a BatchNormalization layer; the moving statistics never are.
 _BN_TRAINABLE = ("gamma", "beta")
 _BN_STATISTICS = ("moving_mean", "moving_variance")
+# Deflate inflates at most ~1,032x; a member claiming far more is a zip bomb, not weights.
+_MAX_INFLATION, _INFLATION_SLACK = 1100, 64 * 2**20
 
 
 class ModelFixError(Exception):
     """The corrected copy cannot be written. `str()` is one line, without the path."""
-
-
-@dataclass
-class _Layer:
-    """A layer of the config, found by the `/`-joined path the frontend reports."""
-
-    entry: dict  # the layer's own config entry
-    caller: dict  # the entry whose inbound_nodes call it (a wrapper's, for a wrapped layer)
-    group: str | None  # the top-level layer holding it: its weights group in a .h5 file
 
 
 @dataclass
@@ -53,108 +51,51 @@ class ModelFix:
     frozen_bn: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _children(entry: dict) -> list:
-    config = entry.get("config")
-    if isinstance(config, list):
-        return config  # Keras <= 2.2.4 stored a Sequential's config as its bare list of layers
-    if isinstance(config, dict) and isinstance(config.get("layers"), list):
-        return config["layers"]
-    return []
+def index_layers(config: dict) -> dict[str, Layer]:
+    """Every layer by the path findings report ("" for the top model; input layers have none)."""
+    return {layer.path: layer for layer in config_tree.walk(config) if layer.path == "" or layer.class_name != "InputLayer"}
 
 
-def _name(entry: dict) -> str:
-    config = entry.get("config")
-    name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None)
-    return str(name or entry.get("class_name"))
+def _weights_group(layer: Layer) -> str | None:
+    """The top-level layer holding it: its weights group in a .h5 file (None for the top model)."""
+    while layer.container is not None and layer.container.container is not None:
+        layer = layer.container
+    return layer.name if layer.container is not None else None
 
 
-def index_layers(config: dict) -> dict[str, list[_Layer]]:
-    """Every layer by path, as keras_config lowers them (input layers have none).
-
-    A path held by more than one layer (a hand-edited file) is ambiguous: fixes skip it.
-    """
-    found: dict[str, list[_Layer]] = {"": [_Layer(config, config, None)]}
-
-    def visit(entry: dict, prefix: str, caller: dict, group: str | None) -> None:
-        if not isinstance(entry, dict) or entry.get("class_name") == "InputLayer":
-            return
-        path = f"{prefix}/{_name(entry)}" if prefix else _name(entry)
-        group = group or _name(entry)
-        found.setdefault(path, []).append(_Layer(entry, caller, group))
-        wrapped = entry.get("config", {}).get("layer") if isinstance(entry.get("config"), dict) else None
-        if isinstance(wrapped, dict):
-            visit(wrapped, path, caller, group)  # TimeDistributed: its calls are the wrapper's
-            return
-        for child in _children(entry):
-            visit(child, path, child, group)
-
-    for child in _children(config):
-        visit(child, "", child, None)
-    return found
-
-
-def _layer_at(layers: dict[str, list[_Layer]], path: str | None) -> _Layer | None:
-    candidates = layers.get(path or "", []) if path is not None else []
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def _set_training_false(node: object) -> bool:
-    """Add `training: false` to one inbound node that has no training kwarg; True if changed."""
-    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
-        if "args" not in node:
-            return False  # not a Keras 3 node: better left alone than guessed at
-        kwargs = node.setdefault("kwargs", {})
-        if not isinstance(kwargs, dict) or "training" in kwargs:
-            return False
-        kwargs["training"] = False
-        return True
-    if isinstance(node, list):  # Keras 2: [[name, node_index, tensor_index, {kwargs}], ...]
-        tensors = [t for t in node if isinstance(t, list) and len(t) in (3, 4) and isinstance(t[0], str)]
-        if not tensors or any(len(t) == 4 and (not isinstance(t[3], dict) or "training" in t[3]) for t in tensors):
-            return False
-        for tensor in tensors:  # Keras 2 reads the kwargs of the last one; keep them all the same
-            if len(tensor) == 3:
-                tensor.append({})
-            tensor[3]["training"] = False
-        return True
-    return False
-
-
-def _fix_training_false(fix: ModelFix, layers: dict[str, list[_Layer]], finding: Finding) -> bool:
+def _fix_training_false(fix: ModelFix, layers: dict[str, Layer], finding: Finding) -> bool:
     subject = finding.subject
     if finding.runtime.target not in ("legacy", "keras2"):
         return False  # Keras 3's fit() overrides a stored training=False: only BN004's fix protects
     if subject is None or subject.composition != "call" or subject.training != "absent":
         return False
-    layer = _layer_at(layers, finding.layer_path)
-    nodes = layer.caller.get("inbound_nodes") if layer else None
-    if not isinstance(nodes, list) or not nodes:
-        return False
-    changed = sum(_set_training_false(node) for node in nodes)
+    layer = layers.get(finding.layer_path) if finding.layer_path is not None else None
+    changed = config_tree.set_call_training(layer, False) if layer is not None else 0
     if changed:
         calls = "call" if changed == 1 else "calls"
         fix.changes.append(f"{finding.rule} {finding.layer_path}: training=False on {changed} {calls}")
     return changed > 0
 
 
-def _fix_freeze_batchnorm(fix: ModelFix, layers: dict[str, list[_Layer]], finding: Finding) -> bool:
+def _fix_freeze_batchnorm(fix: ModelFix, layers: dict[str, Layer], finding: Finding) -> bool:
     if finding.subject is None or finding.subject.composition is not None:
         return False  # BN004 on a saved model is about a partially frozen base, not a call
-    base = _layer_at(layers, finding.layer_path)
-    if base is None:
+    if finding.layer_path is None or finding.layer_path not in layers:
         return False
+    batchnorm = layer_classes().batchnorm
+    prefix = f"{finding.layer_path}/" if finding.layer_path else ""
     frozen = []
-    for path, candidates in layers.items():
-        inside = path.startswith(f"{finding.layer_path}/") if finding.layer_path else bool(path)
-        for layer in candidates if inside else []:
-            config = layer.entry.get("config")
-            is_bn = layer.entry.get("class_name") in BATCHNORM_CLASSES and isinstance(config, dict)
-            if is_bn and config.get("trainable") is not False:
-                config["trainable"] = False
-                frozen.append(_name(layer.entry))
-                # A top-level BN layer is its own weights group, whose order does not change.
-                if layer.group != _name(layer.entry):
-                    fix.frozen_bn.setdefault(layer.group, set()).add(_name(layer.entry))
+    for path, layer in layers.items():
+        if not path or not path.startswith(prefix) or layer.class_name not in batchnorm:
+            continue
+        config = layer.entry.get("config")
+        if isinstance(config, dict) and config.get("trainable") is not False:
+            config["trainable"] = False
+            frozen.append(layer.name)
+            group = _weights_group(layer)
+            # A top-level BN layer is its own weights group, whose order does not change.
+            if group is not None and group != layer.name:
+                fix.frozen_bn.setdefault(group, set()).add(layer.name)
     if frozen:
         where = finding.layer_path or "(top model)"
         names = ", ".join(frozen)
@@ -167,8 +108,11 @@ MODEL_FIXERS = {"training-false": _fix_training_false, "freeze-batchnorm": _fix_
 
 
 def plan_model_fix(config: dict, findings: list[Finding]) -> ModelFix:
-    """A corrected deep copy of `config`, and which findings the corrections fix."""
-    fix = ModelFix(copy.deepcopy(config))
+    """A corrected deep copy of `config`, and which findings the corrections fix.
+
+    Raises FrontendError for a config the walker refuses, RecursionError for JSON nested too deeply to copy."""
+    # A JSON round trip copies in C, where copy.deepcopy recurses twice per level in Python.
+    fix = ModelFix(json.loads(json.dumps(config)))
     layers = index_layers(fix.config)
     for finding in findings:
         fixer = MODEL_FIXERS.get(finding.fixer or "")
@@ -205,18 +149,33 @@ def reorder_weight_names(names: list[str], frozen_bn: set[str]) -> list[str]:
     return result
 
 
+def _member(h5py, parent, name: str):
+    """`parent[name]` if it is stored in this file; None if absent. A soft or external link is
+    refused: h5py follows an external link into the other file, opened for writing like this one,
+    so a crafted copy could make the fix write into its own input or any other file."""
+    link = parent.get(name, getlink=True)
+    if link is None:
+        return None
+    if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
+        kind = "an external link" if isinstance(link, h5py.ExternalLink) else "a soft link"
+        raise ModelFixError(f"the HDF5 file's {name!r} is {kind}, not stored in the file: not fixed (nothing is written through links)")
+    return parent[name]
+
+
 def _rewrite_h5(path: Path, fix: ModelFix) -> None:
     import h5py
     import numpy as np
 
-    with h5py.File(path, "r+") as h5:
+    with h5py.File(path, "r+", locking=False) as h5:
         stored = h5.attrs["model_config"]
         text = json.dumps(fix.config)
         h5.attrs["model_config"] = text.encode("utf-8") if isinstance(stored, bytes) else text
-        weights = h5.get("model_weights", h5)  # where model.save() puts the weights, next to optimizer_weights
+        # Where model.save() puts the weights, next to optimizer_weights; save_weights() at the root.
+        weights = _member(h5py, h5, "model_weights") if fix.frozen_bn else None
+        weights = h5 if weights is None else weights
         for group_name, frozen in fix.frozen_bn.items():
-            group = weights.get(group_name)
-            if group is None or "weight_names" not in group.attrs:
+            group = _member(h5py, weights, group_name)
+            if not isinstance(group, h5py.Group) or "weight_names" not in group.attrs:
                 # Keras splits a list over 64 KB into weight_names0, weight_names1, ...: not handled.
                 raise ModelFixError(f"cannot reorder the weight list of layer {group_name!r} in the HDF5 file")
             stored_names = group.attrs["weight_names"]
@@ -229,8 +188,10 @@ def _rewrite_h5(path: Path, fix: ModelFix) -> None:
 
 def _copy_archive(source: Path, target: Path, config: dict) -> None:
     """A new .keras zip: config.json replaced, every other member copied as it is."""
-    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w") as out:
+    with safe_io.open_regular(source) as handle, zipfile.ZipFile(handle) as archive, zipfile.ZipFile(target, "w") as out:
         for info in archive.infolist():
+            if info.file_size > _MAX_INFLATION * info.compress_size + _INFLATION_SLACK:
+                raise ModelFixError(f"{info.filename} in the archive claims to inflate to {info.file_size} bytes: not copied")
             member = zipfile.ZipInfo(info.filename, info.date_time)
             member.compress_type, member.external_attr = info.compress_type, info.external_attr
             member.create_system = info.create_system
@@ -242,24 +203,35 @@ def _copy_archive(source: Path, target: Path, config: dict) -> None:
                 shutil.copyfileobj(reader, writer, 2**20)
 
 
+def _copy_bytes(source: Path, target: str) -> None:
+    """The input's bytes into the copy: the input is only ever opened for reading, as a plain file."""
+    with safe_io.open_regular(source) as reader, open(target, "wb") as writer:
+        shutil.copyfileobj(reader, writer, 2**20)
+
+
 def write_fixed_copy(source: Path, target: Path, kind: str, fix: ModelFix) -> None:
     """Write the corrected model to `target` atomically (a temporary file, then a rename)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except FileNotFoundError:
+        raise ModelFixError(f"cannot write the fixed copy: folder {target.parent} does not exist") from None
+    except OSError as exc:
+        raise ModelFixError(f"cannot write the fixed copy: {exc.strerror or exc}") from None
     os.close(handle)
     try:
         if not fix.changes:
-            shutil.copyfile(source, temporary)  # nothing to fix: the copy is the input, byte for byte
+            _copy_bytes(source, temporary)  # nothing to fix: the copy is the input, byte for byte
         elif kind == "keras":
             _copy_archive(source, Path(temporary), fix.config)
         else:
-            shutil.copyfile(source, temporary)
+            _copy_bytes(source, temporary)
             _rewrite_h5(Path(temporary), fix)
         shutil.copymode(source, temporary)  # mkstemp's 0600 would surprise whoever loads the copy
         os.replace(temporary, target)
     except ModelFixError:
         Path(temporary).unlink(missing_ok=True)
         raise
-    except (OSError, zipfile.BadZipFile, RuntimeError, KeyError, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, RuntimeError, KeyError, ValueError, EOFError, safe_io.UnreadableFile) as exc:
         Path(temporary).unlink(missing_ok=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).replace(temporary, "the copy")
         raise ModelFixError(f"cannot write the fixed copy: {reason}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.models.hdf5 import read_hdf5_model
 from bnlint.frontends.models.keras_archive import read_keras_archive
@@ -25,13 +26,18 @@ VERSION_SOURCES = {
 }
 _MODEL_FORMATS = {suffix: kind for kind, suffixes in MODEL_SUFFIXES.items() for suffix in suffixes}
 READERS = {"keras": read_keras_archive, "h5": read_hdf5_model, "savedmodel": read_savedmodel}
+# "3.15.1", "2.2.4-tf", "2.13.1-dev2023...": a version is short. Longer is not a version, and
+# reading it as one (int() of its 4,301st digit) fails or takes quadratic time.
+VERSION_LENGTH_LIMIT = 64
 
 
 def _sniff(path: Path) -> str | None:
     """"keras" or "h5" from the first bytes of a file, None when they say neither."""
     try:
-        with open(path, "rb") as handle:
+        with safe_io.open_regular(path) as handle:
             head = handle.read(8)
+    except safe_io.UnreadableFile as exc:
+        raise FrontendError(str(exc)) from None
     except OSError as exc:
         raise FrontendError(f"cannot read: {exc.strerror or type(exc).__name__}") from None
     if head.startswith(ZIP_MAGIC):
@@ -54,14 +60,19 @@ def read_model_config(path: Path) -> tuple[dict, str | None, str]:
         if kind is None:
             raise FrontendError("not a saved Keras model (.keras, .h5, .hdf5 or a SavedModel directory)")
     try:
-        config, version = READERS[kind](path)
-    except FrontendError:
-        # The suffix can lie (a renamed file): trust the content when it names another format.
-        actual = None if kind == "savedmodel" else _sniff(path)
-        if actual is None or actual == kind:
-            raise
-        kind = actual
-        config, version = READERS[kind](path)
+        try:
+            config, version = READERS[kind](path)
+        except FrontendError:
+            # The suffix can lie (a renamed file): trust the content when it names another format.
+            actual = None if kind == "savedmodel" else _sniff(path)
+            if actual is None or actual == kind:
+                raise
+            kind = actual
+            config, version = READERS[kind](path)
+    except safe_io.UnreadableFile as exc:
+        raise FrontendError(str(exc)) from None
+    if version is not None and len(version) > VERSION_LENGTH_LIMIT:
+        raise FrontendError(f"its keras_version is not a version ({len(version)} characters long)")
     return config, version, kind
 
 

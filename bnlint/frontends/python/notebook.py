@@ -1,45 +1,46 @@
-"""The notebook frontend: `.ipynb` code cells, magics blanked out, analysed as one program."""
+"""The notebook frontend: `.ipynb` code cells, read as IPython runs them, analysed as one program."""
 
 from __future__ import annotations
 
 import ast
-import json
 import pathlib
-import re
 
+from bnlint import safe_io
 from bnlint.frontends import FrontendError
-from bnlint.frontends.python.script import (
-    gc_paused,
-    lower,
-    mentions_keras,
-    parse,
-    read_bytes,
-    source_lines,
-)
+from bnlint.frontends.python.cells import legacy_keras_setting, parse_cell
+from bnlint.frontends.python.script import gc_paused, lower, worth_interpreting
+from bnlint.frontends.python.source import NOTEBOOK_LIMIT, SOURCE_LIMIT, mentions_keras, read_bytes, source_lines
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 
-# Cell magics whose body is Python that IPython runs (timed, captured, profiled).
-PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
-_ASSIGNED_MAGIC = re.compile(r"^[A-Za-z_][\w.\s,\[\]]*=\s*[!%]")
-_ENV_MAGIC = re.compile(r"^%env\s+TF_USE_LEGACY_KERAS(?:\s*=\s*|\s+)(\S+)")
-LEGACY_KERAS_VALUES = ("1", "true", "True")
+# Cells that cannot be analysed are summarised in one line per notebook, naming the first few.
+PROBLEMS_SHOWN = 3
+
+
+def _cells(data: dict) -> tuple[list, str]:
+    """The cells and the key of their source: nbformat 4 `cells`, or nbformat 3 `worksheets`."""
+    if "cells" in data:
+        cells = data["cells"]
+        if not isinstance(cells, list):
+            raise FrontendError("not a notebook: `cells` is not a list")
+        return cells, "source"
+    worksheets = data.get("worksheets")
+    if not isinstance(worksheets, list):
+        raise FrontendError("not a notebook: no `cells`")
+    cells = []
+    for number, sheet in enumerate(worksheets, start=1):
+        sheet_cells = sheet.get("cells", []) if isinstance(sheet, dict) else None
+        if not isinstance(sheet_cells, list):
+            raise FrontendError(f"not a notebook: worksheet {number} has no list of cells")
+        cells.extend(sheet_cells)
+    return cells, "input"
 
 
 def code_cells(data: object) -> list[tuple[int, object]]:
     """(1-based index among all cells, source) of each code cell; nbformat 4, or 3's worksheets."""
     if not isinstance(data, dict):
         raise FrontendError("not a notebook: the top level is not a JSON object")
-    if "cells" in data:
-        cells = data["cells"]
-        source_key = "source"
-    elif isinstance(data.get("worksheets"), list):
-        cells = [c for ws in data["worksheets"] if isinstance(ws, dict) for c in (ws.get("cells") or [])]
-        source_key = "input"
-    else:
-        raise FrontendError("not a notebook: no `cells`")
-    if not isinstance(cells, list):
-        raise FrontendError("not a notebook: `cells` is not a list")
+    cells, source_key = _cells(data)
     return [
         (index, cell.get(source_key, cell.get("source", "")))
         for index, cell in enumerate(cells, start=1)
@@ -48,107 +49,86 @@ def code_cells(data: object) -> list[tuple[int, object]]:
 
 
 def cell_text(source: object) -> str | None:
-    if isinstance(source, str):
-        return source
+    """A cell's source as one text (nbformat stores a string or a list of lines); None if it is neither."""
     if isinstance(source, list) and all(isinstance(part, str) for part in source):
-        return "".join(source)
-    return None
+        source = "".join(source)
+    if not isinstance(source, str):
+        return None
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate from a JSON escape ("\ud800") is no character any parser or output can
+        # carry: one `?` each, so that columns stay where they were.
+        source = source.encode("utf-8", "replace").decode("utf-8")
+    return source
 
 
-def blank_magics(lines: list[str]) -> tuple[list[str], tuple[str, int] | None]:
-    """Replace IPython syntax by `pass` (same indentation, same line count) so line numbers hold.
-    Returns the Python lines (empty for a non-Python cell magic) and, when the cell sets
-    `%env TF_USE_LEGACY_KERAS=1`, that value and its line (for the runtime's source text)."""
-    env_setting = None
-    out = list(lines)
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        magic = lines[first].lstrip()[2:].split(maxsplit=1)
-        if not magic or magic[0] not in PYTHON_CELL_MAGICS:
-            return [], None  # %%bash, %%writefile, ...: not Python
-        out[first] = ""
-    continuing = False
-    for i, line in enumerate(out):
-        stripped = line.strip()
-        indent = line[: len(line) - len(line.lstrip())]
-        magic = continuing or (
-            stripped[:1] in ("%", "!", "?")
-            or (stripped.endswith("?") and not stripped.startswith("#"))
-            or bool(_ASSIGNED_MAGIC.match(stripped))
-        )
-        if magic:
-            found = _ENV_MAGIC.match(stripped)
-            if found and found.group(1) in LEGACY_KERAS_VALUES and env_setting is None:
-                env_setting = (found.group(1), i + 1)
-            out[i] = indent + "pass" if not continuing else ""
-            continuing = stripped.endswith("\\")
-    return out, env_setting
+def summarise(problems: list[tuple[int, str]]) -> str:
+    """One line for all the cells that could not be analysed: the count and the first few."""
+    shown = ", ".join(f"cell {index} ({reason})" for index, reason in problems[:PROBLEMS_SHOWN])
+    more = f", and {len(problems) - PROBLEMS_SHOWN} more" if len(problems) > PROBLEMS_SHOWN else ""
+    if len(problems) == 1:
+        return f"1 cell could not be parsed: {shown}"
+    return f"{len(problems)} cells could not be parsed: {shown}{more}"
 
 
 def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None, project=None) -> Unit:
-    """Facts of a notebook's JSON text; a cell that does not parse is skipped and noted."""
+    """Facts of a notebook's JSON text; a cell that does not parse is skipped, and noted. With a
+    `project` (a scan), the project's own modules the cells import are read too, and a notebook
+    in which the selected rules can find nothing is not parsed (`worth_interpreting`)."""
     try:
-        data = json.loads(text)
-    except RecursionError:
-        raise FrontendError("not a notebook: JSON nested too deeply") from None
-    except ValueError as exc:
-        raise FrontendError(f"not JSON: {getattr(exc, 'msg', exc)} at line {getattr(exc, 'lineno', '?')}") from None
+        data = safe_io.parse_json(text, "the notebook")
+    except safe_io.UnreadableFile as exc:
+        raise FrontendError(str(exc)) from None
     unit = Unit(path=path, kind="notebook", runtime=DEFAULT)
     cells: list[tuple[int, str]] = []
+    problems: list[tuple[int, str]] = []
+    size = 0
     for index, source in code_cells(data):
         code = cell_text(source)
         if code is None:
-            unit.problems.append(f"cell {index}: source is not text")
+            problems.append((index, "source is not text"))
             continue
+        size += len(code)
+        if size > SOURCE_LIMIT:
+            raise FrontendError(f"too large to analyse (code cells of more than {SOURCE_LIMIT} characters)")
         unit.sources[index] = source_lines(code)
         cells.append((index, code))
 
     with gc_paused():
-        _lower_cells(unit, cells, file, project)  # the trees are freed when this returns, before GC resumes
+        _lower_cells(unit, cells, problems, file, project)  # the trees are freed when this returns, before GC resumes
+    if problems:
+        unit.problems.append(summarise(sorted(problems)))
     return unit
 
 
-def _lower_cells(unit: Unit, cells: list[tuple[int, str]], file: pathlib.Path | None = None, project=None) -> None:
-    from bnlint.frontends.python.script import worth_interpreting
-
+def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[int, str]],
+                 file: pathlib.Path | None = None, project=None) -> None:
     joined = "\n".join(code for _, code in cells)
     if not (mentions_keras((joined,)) and worth_interpreting(joined, file, project, unit)):
         return  # nothing here can be a finding: its cells are not even parsed
-    chunks: list[tuple[int, ast.Module]] = []
+    chunks: list[tuple[int | None, ast.Module]] = []
     evidence: dict[str, str] = {}
-    for index, code in cells:
-        lines, env_setting = blank_magics(unit.sources[index])
-        if env_setting is not None and "keras2" not in evidence:
-            value, line = env_setting
+    for index, _ in cells:
+        lines = unit.sources[index]
+        setting = legacy_keras_setting(lines) if "%env" in "".join(lines) else None
+        if setting is not None and "keras2" not in evidence:
+            value, line = setting
             evidence["keras2"] = f"%env TF_USE_LEGACY_KERAS={value} (cell {index}, line {line})"
-        if not lines:
-            continue
         try:
-            tree = _parse_cell(code, "\n".join(lines))
+            tree = parse_cell(lines)
         except FrontendError as exc:
-            unit.problems.append(f"cell {index}: {exc}")
+            problems.append((index, str(exc)))
             continue
-        chunks.append((index, tree))
+        if tree is not None:
+            chunks.append((index, tree))
     lower(unit, chunks, evidence, file=file, project=project)
-
-
-def _parse_cell(original: str, blanked: str) -> ast.Module:
-    try:
-        return parse(blanked)
-    except FrontendError:
-        # Blanking can only break a cell through a multi-line string holding a `%` line.
-        if blanked.strip() != original.strip():
-            try:
-                return ast.parse(original)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                pass
-        raise
 
 
 def analyze_file(path: pathlib.Path, display: str, project=None, data: bytes | None = None) -> Unit:
     """Facts of one `.ipynb` file; `display` is the path as the user gave it; `data` its bytes, when
     the caller has read them already."""
-    data = read_bytes(path) if data is None else data
+    data = read_bytes(path, NOTEBOOK_LIMIT) if data is None else data
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

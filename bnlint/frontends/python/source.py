@@ -1,21 +1,73 @@
-"""Python source as bnlint reads it: bytes to text (PEP 263), lines as Python numbers them, a parse
-whose every failure is one line, and the cheap text test that decides whether a file is worth it."""
+"""Python source as bnlint reads it: bytes to text the way Python does (PEP 263 decoding, its line
+breaks), with size limits; a parse whose every failure is one line; and the cheap text tests that
+decide whether a file is worth parsing at all."""
 
 from __future__ import annotations
 
 import ast
+import codecs
 import io
 import pathlib
 import re
 import tokenize
 from collections.abc import Iterable, Iterator
 
+from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.imports import IMPORTS_KERAS
-from bnlint.safe_io import UnreadableFile
-from bnlint.safe_io import read_bytes as read_regular
 
-SCRIPT_LIMIT = 64 * 2**20  # bytes; beyond this a .py file is data, not a training script
+# Parsing costs ~100 bytes of memory per byte of source (a 3.3 MiB script: 330 MiB of syntax
+# tree), and analysing it more: a script above this is refused rather than risking the machine.
+# The largest real scripts in a corpus of 3,500 are under 1 MiB.
+SOURCE_LIMIT = 4 * 2**20
+# Notebooks carry their outputs (images, logs), so the file may be far larger than its code;
+# the code cells together get the same budget as a script.
+NOTEBOOK_LIMIT = 64 * 2**20
+TEXT_LIMITS = {"script": SOURCE_LIMIT, "notebook": NOTEBOOK_LIMIT}
+
+
+def read_bytes(path: pathlib.Path, limit: int = SOURCE_LIMIT) -> bytes:
+    """A regular file's bytes, at most `limit` of them (FIFOs and devices are refused, never read)."""
+    try:
+        return safe_io.read_bytes(path, limit)
+    except safe_io.UnreadableFile as exc:
+        raise FrontendError(str(exc)) from None
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether source in `encoding` reads like ASCII where it is ASCII, as PEP 263 requires of
+    the encodings a cookie may name (the cookie line itself must be readable). Rules out
+    transformations that happen to be registered as codecs: `punycode` (whose decoder is also
+    quadratic in the input), `unicode_escape`, `utf-16`."""
+    sample = "# coding\nx = 'a'\r\n"
+    try:
+        return codecs.lookup(encoding)._is_text_encoding and sample.encode(encoding) == sample.encode("ascii")
+    except (LookupError, UnicodeError, TypeError):
+        return False
+
+
+def decode(data: bytes) -> str:
+    """Source bytes to text, honouring a PEP 263 coding cookie and a UTF-8 BOM. Line breaks come
+    out as `\n`, as Python reads them (`\r\n` and a lone `\r` included): a file with old Mac line
+    endings is then the same program to every regex and tokenizer that looks at it."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown or inconsistent coding cookie, or no cookie and not UTF-8
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as undecodable:
+            raise FrontendError(f"not valid UTF-8 (byte {undecodable.start})") from None
+        raise FrontendError(f"not valid source: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    if encoding not in ("utf-8", "utf-8-sig") and not _ascii_compatible(encoding):
+        raise FrontendError(f"unsupported source encoding {encoding!r} (not a character set Python source may use)")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        label = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+        raise FrontendError(f"not valid {label} (byte {exc.start})") from None
+    except (UnicodeError, LookupError, ValueError) as exc:
+        raise FrontendError(f"cannot decode as {encoding}: {exc}") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def parse(source: str, what: str = "") -> ast.Module:
@@ -23,11 +75,15 @@ def parse(source: str, what: str = "") -> ast.Module:
     try:
         return ast.parse(source)
     except SyntaxError as exc:
-        raise FrontendError(f"{what}syntax error at line {exc.lineno}: {exc.msg}") from None
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        message = next(iter((exc.msg or "").splitlines()), "") or "invalid syntax"
+        raise FrontendError(f"{what}syntax error{where}: {message}") from None
     except ValueError as exc:  # null bytes
         raise FrontendError(f"{what}cannot parse: {exc}") from None
-    except (RecursionError, MemoryError):
+    except RecursionError:
         raise FrontendError(f"{what}too deeply nested to parse") from None
+    except MemoryError:
+        raise FrontendError(f"{what}too large to parse (out of memory)") from None
 
 
 _PYTHON_NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -84,26 +140,3 @@ def imported_modules(text: str) -> Iterator[tuple[str, int]]:
         name = match.group(1) if match.group(1) is not None else match.group(2)
         dots = len(name) - len(name.lstrip("."))
         yield name[dots:], dots
-
-
-def decode(data: bytes) -> str:
-    """Source bytes to text, honouring a PEP 263 coding cookie and a UTF-8 BOM."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # an unknown or inconsistent coding cookie
-        raise FrontendError(f"not valid source: {exc.msg if hasattr(exc, 'msg') else exc}") from None
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        label = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
-        raise FrontendError(f"not valid {label} (byte {exc.start})") from None
-    except LookupError:
-        raise FrontendError(f"unknown encoding {encoding!r}") from None
-
-
-def read_bytes(path: pathlib.Path, limit: int = SCRIPT_LIMIT) -> bytes:
-    """A source file's bytes: regular files only, at most `limit` bytes (FrontendError otherwise)."""
-    try:
-        return read_regular(path, limit)
-    except UnreadableFile as exc:
-        raise FrontendError(str(exc)) from None
