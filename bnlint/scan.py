@@ -12,7 +12,7 @@ from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path, rea
 from bnlint.engine import check_unit
 from bnlint.findings import Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
-from bnlint.frontends.python.source import TEXT_LIMITS
+from bnlint.frontends.python.source import READ_LIMIT
 from bnlint.ir import Runtime, Unit
 from bnlint.not_models import skip_reason
 from bnlint.notebook_lines import cell_line_map, file_line
@@ -166,7 +166,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         try:
             # A FIFO or a device is refused, never read; a script or notebook above its limit is
             # one line, as its frontend would say.
-            content = safe_io.read_bytes(item.path, TEXT_LIMITS[item.kind])
+            content = safe_io.read_bytes(item.path, READ_LIMIT)
         except safe_io.UnreadableFile as exc:
             return [], [InputError(item.display, str(exc))], []
     if use_cache:

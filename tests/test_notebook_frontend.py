@@ -289,8 +289,12 @@ class TestBadInput:
         assert unit.problems == [] and unit.sources == {3: ["import keras"]}
 
     def test_code_cells_larger_than_a_script_may_be(self):
-        with pytest.raises(FrontendError, match=r"^too large to analyse \(code cells of more than 4194304 characters\)$"):
-            analyze_notebook_text(notebook(*[code("x = 1\n" * 200_000)] * 4), "big.ipynb")
+        with pytest.raises(FrontendError, match=r"^too large to analyse \(2\.3 MiB of code; bnlint parses at most 2 MiB per file\)$"):
+            analyze_notebook_text(notebook(code("import keras"), *[code("x = 1\n" * 100_000)] * 4), "big.ipynb")
+
+    def test_large_code_cells_without_keras_are_not_parsed_and_not_refused(self):
+        unit = analyze_notebook_text(notebook(*[code("x = 1\n" * 100_000)] * 4), "big.ipynb")
+        assert unit.problems == [] and not unit.models
 
     def test_a_notebook_without_keras_has_no_facts_but_its_sources(self):
         unit = analyze_notebook_text(notebook(code("import numpy as np\nbase.trainable = False")), "np.ipynb")

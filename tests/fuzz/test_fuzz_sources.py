@@ -37,13 +37,15 @@ def test_hostile_scripts(tmp_path):
     s.add("null_bytes.py").write_bytes(TRAINS.encode() + b"x = 1\0\n")
     s.add("not_utf8.py").write_bytes(b"import keras\nname = '\xff\xfe'\n")
     s.add("parentheses.py").write_text(TRAINS + "x = " + "(" * 100_000 + "1" + ")" * 100_000 + "\n")
-    s.add("flat_50_mib.py").write_bytes(b"import keras\n" + b"x = 1\n" * (50 * 2**20 // 6))
+    s.add("flat_50_mib.py").write_bytes(TRAINS.encode() + b"x = 1\n" * (50 * 2**20 // 6))
+    s.add("flat_70_mib.py").write_bytes(b"x = 1\n" * (70 * 2**20 // 6))  # refused before it is read
     s.add("payload.py", bad=False).write_text(f"import keras\n{inputs.payload_code(s.marker)}\n")
     s.add("cr_only.py", bad=False).write_bytes(inputs.TRAINING_SCRIPT.replace("\n", "\r").encode())
     run = s.run()
     messages = {e["path"]: e["message"] for e in run.report()["errors"]}
     assert messages["punycode.py"] == "unsupported source encoding 'punycode' (not a character set Python source may use)"
-    assert messages["flat_50_mib.py"].startswith("too large to analyse (")
+    assert messages["flat_50_mib.py"] == "too large to analyse (50.0 MiB of code; bnlint parses at most 2 MiB per file)"
+    assert messages["flat_70_mib.py"] == f"too large to analyse ({6 * (70 * 2**20 // 6)} bytes, limit {64 * 2**20})"
     assert "at line None" not in json.dumps(messages)
     assert any(f["path"] == "cr_only.py" for f in run.report()["findings"]), "a script with CR line breaks is analysed"
 

@@ -9,7 +9,7 @@ from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.cells import legacy_keras_setting, parse_cell
 from bnlint.frontends.python.script import gc_paused, lower, worth_interpreting
-from bnlint.frontends.python.source import NOTEBOOK_LIMIT, SOURCE_LIMIT, mentions_keras, read_bytes, source_lines
+from bnlint.frontends.python.source import check_parse_size, mentions_keras, read_bytes, source_lines
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 
@@ -83,15 +83,11 @@ def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None
     unit = Unit(path=path, kind="notebook", runtime=DEFAULT)
     cells: list[tuple[int, str]] = []
     problems: list[tuple[int, str]] = []
-    size = 0
     for index, source in code_cells(data):
         code = cell_text(source)
         if code is None:
             problems.append((index, "source is not text"))
             continue
-        size += len(code)
-        if size > SOURCE_LIMIT:
-            raise FrontendError(f"too large to analyse (code cells of more than {SOURCE_LIMIT} characters)")
         unit.sources[index] = source_lines(code)
         cells.append((index, code))
 
@@ -107,6 +103,7 @@ def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[
     joined = "\n".join(code for _, code in cells)
     if not (mentions_keras((joined,)) and worth_interpreting(joined, file, project, unit)):
         return  # nothing here can be a finding: its cells are not even parsed
+    check_parse_size(len(joined))
     chunks: list[tuple[int | None, ast.Module]] = []
     evidence: dict[str, str] = {}
     for index, _ in cells:
@@ -128,7 +125,7 @@ def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[
 def analyze_file(path: pathlib.Path, display: str, project=None, data: bytes | None = None) -> Unit:
     """Facts of one `.ipynb` file; `display` is the path as the user gave it; `data` its bytes, when
     the caller has read them already."""
-    data = read_bytes(path, NOTEBOOK_LIMIT) if data is None else data
+    data = read_bytes(path) if data is None else data
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -10,7 +10,7 @@ from bnlint.frontends import FrontendError
 from bnlint.frontends.python.interpreter import Interpreter
 from bnlint.frontends.python.project import ModuleSource, Project
 from bnlint.frontends.python.recorder import FactRecorder
-from bnlint.frontends.python.source import decode, mentions_keras, parse, read_bytes, source_lines
+from bnlint.frontends.python.source import check_parse_size, decode, mentions_keras, parse, read_bytes, source_lines
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 
@@ -74,6 +74,7 @@ def analyze_source(source: str, path: str, file: pathlib.Path | None = None, pro
     which the selected rules' prefilters find nothing (`worth_interpreting`)."""
     unit = Unit(path=path, kind="script", runtime=DEFAULT)
     if mentions_keras((source,)) and worth_interpreting(source, file, project, unit):
+        check_parse_size(len(source))
         unit.sources[None] = source_lines(source)
         with gc_paused():
             lower(unit, [(None, parse(source))], file=file, project=project)  # the tree is freed before GC resumes

@@ -16,17 +16,23 @@ from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.imports import IMPORTS_KERAS
 
-# Parsing costs ~100 bytes of memory per byte of source (a 3.3 MiB script: 330 MiB of syntax
-# tree), and analysing it more: a script above this is refused rather than risking the machine.
-# The largest real scripts in a corpus of 3,500 are under 1 MiB.
-SOURCE_LIMIT = 4 * 2**20
-# Notebooks carry their outputs (images, logs), so the file may be far larger than its code;
-# the code cells together get the same budget as a script.
-NOTEBOOK_LIMIT = 64 * 2**20
-TEXT_LIMITS = {"script": SOURCE_LIMIT, "notebook": NOTEBOOK_LIMIT}
+# Reading text is cheap (a generated 20 MiB table of constants costs 20 MiB), parsing is not: a
+# syntax tree takes about 250 bytes of memory per byte of source (a 3.3 MiB script, 840 MiB).
+# So a file is read up to READ_LIMIT and skipped quietly when no rule could find anything in it,
+# but parsed only up to PARSE_LIMIT characters of code (a script, or a notebook's code cells);
+# the largest real training scripts in a corpus of 3,500 files are under 1 MiB.
+READ_LIMIT = 64 * 2**20
+PARSE_LIMIT = 2 * 2**20
 
 
-def read_bytes(path: pathlib.Path, limit: int = SOURCE_LIMIT) -> bytes:
+def check_parse_size(code_size: int) -> None:
+    """Refuse, in one line, code too large to parse within bounded memory."""
+    if code_size > PARSE_LIMIT:
+        raise FrontendError(f"too large to analyse ({code_size / 2**20:.1f} MiB of code; "
+                            f"bnlint parses at most {PARSE_LIMIT // 2**20} MiB per file)")
+
+
+def read_bytes(path: pathlib.Path, limit: int = READ_LIMIT) -> bytes:
     """A regular file's bytes, at most `limit` of them (FIFOs and devices are refused, never read)."""
     try:
         return safe_io.read_bytes(path, limit)
