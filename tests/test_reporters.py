@@ -116,6 +116,21 @@ def test_text_summary(report, expected, rules):
     assert FORMATS["text"](report, rules).splitlines()[-1] == expected
 
 
+def test_the_fixable_count_says_which_command_fixes_what(rules):
+    script = _finding(fixer="training-false")
+    model = _finding(fixer="training-false", path="m.h5", line=None, column=None, layer_path="backbone", input="model")
+    rendered = FORMATS["text"](Report(findings=[script, script, model], files_scanned=2), rules)
+    assert rendered.splitlines()[-1] == "[*] 2 fixable with `bnlint check --fix`; 1 in saved models fixable with `bnlint fix`."
+
+
+def test_a_recompile_confirmation_reads_as_the_two_fits_it_compared():
+    metrics = {"no_recompile_weights_max_abs_delta": 0.0, "no_recompile_moving_mean_max_abs_delta": 0.0,
+               "recompiled_weights_max_abs_delta": 0.045, "recompiled_moving_mean_max_abs_delta": 0.00016}
+    line = confirmation_line(Confirmation("confirmed", "active", metrics=metrics, remedies={"recompile": True}))
+    assert line == ("confirmed (active): fit() without compile(): weights moved by 0, moving means by 0; "
+                    "after compile(): weights moved by 0.045, moving means by 0.00016; fixed here by: recompile")
+
+
 def test_text_place_without_column_or_line():
     assert text.place(_finding(column=None)) == "a.py:3"
     assert text.place(_finding(line=None, column=None)) == "a.py"

@@ -169,9 +169,13 @@ def summary(report: Report) -> str:
 def _tail(report: Report, verbose: bool) -> list[str]:
     """What follows the summary: how many findings --fix can fix, and what was skipped."""
     lines = []
-    fixable = sum(1 for f in report.findings if f.fixable)
-    if fixable:
-        lines.append(f"[*] {fixable} fixable with `bnlint check --fix`.")
+    # Scripts are fixed in place by `check --fix`; saved models into a copy by `bnlint fix`.
+    in_code = sum(1 for f in report.findings if f.fixable and f.input != "model")
+    in_models = sum(1 for f in report.findings if f.fixable and f.input == "model")
+    fixers = [f"{in_code} fixable with `bnlint check --fix`"] * bool(in_code)
+    fixers += [f"{in_models} in saved models fixable with `bnlint fix`"] * bool(in_models)
+    if fixers:
+        lines.append(f"[*] {'; '.join(fixers)}.")
     if report.skipped and not verbose:
         lines.append(f"Skipped {plural(len(report.skipped), 'input')} with no model to check (--verbose lists them).")
     return lines

@@ -75,7 +75,21 @@ def where_in_file(finding: Finding) -> str:
     return ""
 
 
+# BN003's replay: what the fit() without compile() trained, and what it trains after compile().
+_RECOMPILE_STAGES = (("no_recompile_", "fit() without compile(): weights moved by {}, moving means by {}"),
+                     ("recompiled_", "after compile(): weights moved by {}, moving means by {}"))
+
+
+def _recompile_numbers(metrics: dict) -> list[str]:
+    return [template.format(_number(metrics[f"{stage}weights_max_abs_delta"]), _number(metrics[f"{stage}moving_mean_max_abs_delta"]))
+            for stage, template in _RECOMPILE_STAGES
+            if f"{stage}weights_max_abs_delta" in metrics and f"{stage}moving_mean_max_abs_delta" in metrics]
+
+
 def _key_numbers(confirmation: Confirmation) -> list[str]:
+    recompile = _recompile_numbers(confirmation.metrics)
+    if recompile:
+        return recompile
     # A latent confirmation is about what happens after unfreezing, and so is a refutation
     # when the check got that far: show those measurements.
     has_latent = any(name.startswith("latent_") for name in confirmation.metrics)
