@@ -103,3 +103,17 @@ def test_module_command_updates_and_checks_a_readme(tmp_path, rules):
 
     missing = runner.invoke(docs.main, ["--update-readme", str(tmp_path / "nope.md")])
     assert missing.exit_code == 2 and "No such file" in missing.output
+
+
+def test_the_readme_quick_start_output_is_what_bnlint_prints(monkeypatch):
+    # The console example is real output: regenerate it when the wording changes.
+    from bnlint.cli import cli
+
+    text = README.read_text(encoding="utf-8")
+    command = "$ bnlint check --no-confirm examples/finetune_buggy.py\n"
+    shown = text[text.index(command) + len(command):]
+    shown = shown[:shown.index("```")]
+    monkeypatch.chdir(README.parent)
+    result = CliRunner().invoke(cli, ["check", "--no-confirm", "--no-cache", "--color", "never", "examples/finetune_buggy.py"])
+    assert result.exit_code == 1
+    assert result.output == shown
