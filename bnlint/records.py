@@ -114,7 +114,8 @@ class Records:
                     since = earlier if earlier is not None else event.order
                 reach = line.closure(model) if model is not None else None
                 stale = next((c for c in line.changes_between(since, event.order)
-                              if (reach is None or c.target in reach) and not _compiled_for(line, c, event)), None)
+                              if (reach is None or c.target in reach) and not _compiled_for(line, c, event)
+                              and not _restored(line, c.target, since, event.order)), None)
             related = []
             if stale is not None:
                 related.append(_related("freeze", f"`{self.model(stale.target).get('name', '?')}.trainable` changed here", stale.location))
@@ -228,6 +229,14 @@ def _compiled_for(line: timeline.Timeline, change: TrainableChange, event: Train
     model keeps its own trainable set on purpose."""
     return any(c.model is not None and change.target in line.closure(c.model)
                for c in line.compiles_between(change.order, event.order))
+
+
+def _restored(line: timeline.Timeline, target: str, since: int, until: int) -> bool:
+    """Whether `target`'s freeze state at `until` is again what it was at `since`: the GAN's
+    `d.trainable = True` right before `d.train_on_batch()` puts back the value `d` was compiled
+    with, so that compiled state trains exactly what the code means."""
+    before, now = line.state(target, since), line.state(target, until)
+    return (before.frozen, before.some_frozen, before.bn_trainable) == (now.frozen, now.some_frozen, now.bn_trainable)
 
 
 def _related(role: str, message: str, location: Location) -> dict:

@@ -226,6 +226,12 @@ class Timeline:
             found.append(Exposure(event, seen_at, self.state(call.callee, seen_at)))
         return found
 
+    def trained_from_scratch(self, base: str, runtime: str) -> bool:
+        """Whether a training event of the model itself (`d.train_on_batch(...)`) trains it with
+        the state of a moment before anything froze it."""
+        return any(self.state(base, self.seen_at(event, base, runtime)).first_freeze is None
+                   for event in self.unit.trainings if base in event.models)
+
     def _events_reaching(self) -> dict[str, list[tuple[TrainingEvent, str]]]:
         """For each model, the events that train it and the trained model that holds it (the
         first such model of each event, in program order)."""
@@ -301,9 +307,11 @@ def judge(unit: Unit) -> list[Judgement]:
             continue
         # A hub.KerasLayer is a tf_keras layer whatever the rest of the file runs on.
         base_runtime = "keras2" if unit.models[base].hub else runtime
-        # Trained while trainable before it was ever frozen, through any composition: a model
-        # trained from scratch (a GAN's generator frozen in the discriminator's model), not a base.
-        scratch = any(e.state.first_freeze is None for _, exposures in compositions for e in exposures)
+        # Trained while trainable before it was ever frozen, through any composition or on its
+        # own: a model trained from scratch, not a pretrained base (a GAN's discriminator, trained
+        # by its own compile() and frozen only inside the combined model).
+        scratch = any(e.state.first_freeze is None for _, exposures in compositions for e in exposures) or \
+            timeline.trained_from_scratch(base, base_runtime)
         for call, exposures in compositions:
             judgement = Judgement(base, call, None, protected(call, base_runtime), exposures, base_runtime)
             if not scratch:

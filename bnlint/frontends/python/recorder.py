@@ -156,7 +156,9 @@ class FactRecorder:
         keeps_bn_frozen: bool = False,
         freezes_bn: bool = True,
     ) -> TrainableChange:
-        dedupe = (target, value, scope, location)
+        # The same statement reached again records nothing new, unless training happened since
+        # (a helper that sets `trainable` from its argument, called once per phase).
+        dedupe = (target, value, scope, location, len(self.unit.trainings), len(self.unit.compiles))
         change = self._changes.get(dedupe)
         if change is None:
             change = TrainableChange(target=target, value=value, scope=scope, location=location, order=self._next())  # type: ignore[arg-type]
@@ -184,13 +186,17 @@ class FactRecorder:
         self.unit.models[change.target].bn_kept_frozen = True
 
     def compile(self, model: str | None, location: Location) -> None:
-        if ("compile", model, location) not in self._seen:
-            self._seen.add(("compile", model, location))
+        """A compile(); the same site reached again is one, unless `trainable` changed since."""
+        dedupe = ("compile", model, location, len(self.unit.trainable_changes))
+        if dedupe not in self._seen:
+            self._seen.add(dedupe)
             self.unit.compiles.append(Compile(model=model, location=location, order=self._next()))
 
     def training(self, kind: str, models: tuple[str, ...], location: Location, api: str) -> None:
-        """A training event; the same site reached again (a step called from a loop) is one event."""
-        dedupe = ("training", kind, models, location)
+        """A training event; the same site reached again (a step called from a loop) is one event,
+        unless a `trainable` change or a compile() came in between (a helper that trains, called
+        once before and once after the unfreeze: two phases, two events)."""
+        dedupe = ("training", kind, models, location, len(self.unit.trainable_changes), len(self.unit.compiles))
         if dedupe not in self._seen:
             self._seen.add(dedupe)
             self.unit.trainings.append(TrainingEvent(kind, models, location, self._next(), api))  # type: ignore[arg-type]
