@@ -203,7 +203,18 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
 
 
 def _analyze_chunk(items: list[Input], job: _Job) -> list[tuple[list[Finding], list[InputError]]]:
-    return [analyze_input(item, job) for item in items]
+    import gc
+
+    # Raise the collector's first threshold: a scan allocates millions of short-lived acyclic
+    # objects (syntax trees, facts) that reference counting frees; a collection every 700
+    # allocations cost a tenth of a scan of real repositories. The interpreter breaks its own
+    # reference cycles when it finishes a file.
+    threshold = gc.get_threshold()
+    gc.set_threshold(100_000, *threshold[1:])
+    try:
+        return [analyze_input(item, job) for item in items]
+    finally:
+        gc.set_threshold(*threshold)
 
 
 def _pool_context():

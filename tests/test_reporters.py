@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bnlint.findings import Confirmation, Finding, InputError, Report
+from bnlint.findings import Confirmation, Finding, InputError, Related, Report
 from bnlint.ir import Runtime
 from bnlint.reporters import FORMATS, github, text
 from bnlint.reporters.wording import confirmation_line
@@ -114,6 +114,18 @@ def test_text_does_not_print_input_errors_but_counts_them(sample_report, rules):
 def test_text_summary(report, expected, rules):
     assert text.summary(report) == expected
     assert FORMATS["text"](report, rules).splitlines()[-1] == expected
+
+
+def test_a_related_place_in_another_file_is_named_by_its_own_path(rules):
+    # helpers.py builds and freezes the base; the script that imports it trains it.
+    finding = _finding(path="helpers.py", related=(Related("training", "trained here (fit)", 5, 1, path="scripts/train.py"),
+                                                   Related("composition", "`base` called here", 8, 61)))
+    rendered = FORMATS["text"](Report(findings=[finding], files_scanned=1), rules)
+    assert "  = related: scripts/train.py:5:1: trained here (fit)" in rendered
+    assert "  = related: helpers.py:8:61: `base` called here" in rendered
+    assert rendered.splitlines()[-1] == "Found 1 finding (1 error) in 1 file."
+    two = FORMATS["text"](Report(findings=[finding, _finding(path="scripts/train.py")], files_scanned=1), rules)
+    assert two.splitlines()[-1] == "Found 2 findings (2 errors) in 2 files."  # never "2 of 1 file"
 
 
 def test_the_fixable_count_says_which_command_fixes_what(rules):

@@ -112,7 +112,8 @@ def _code_frame(finding: Finding, style: Style) -> list[str]:
 
 
 def _related(finding: Finding, related: Related) -> str:
-    where = ":".join(_where(finding.path, related.cell, related.line, related.column, related.layer_path))
+    # A place in another file (the script that trains a model a helper module builds) names it.
+    where = ":".join(_where(related.path or finding.path, related.cell, related.line, related.column, related.layer_path))
     return f"{printable(where)}: {printable(related.message)}"
 
 
@@ -155,7 +156,8 @@ def summary(report: Report) -> str:
             if by_severity[s]
         )
         with_findings = _files_with_findings(report)
-        files = plural(with_findings, "file") if with_findings == report.files_scanned else f"{with_findings} of {plural(report.files_scanned, 'file')}"
+        # A finding may be in a project module the checked files import: never "2 of 1 file".
+        files = plural(with_findings, "file") if with_findings >= report.files_scanned else f"{with_findings} of {plural(report.files_scanned, 'file')}"
         line = f"Found {plural(len(report.findings), 'finding')} ({counts}) in {files}."
     elif report.errors:
         line = f"No findings in {plural(report.files_scanned, 'file')}."  # not "all passed": some inputs were never checked

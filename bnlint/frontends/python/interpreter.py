@@ -57,7 +57,8 @@ RECURSION_LIMIT = 1  # activations of one function (same closure) at once
 # this the input is reported as too complex to analyse, rather than taking minutes.
 STATEMENT_BUDGET = 200_000
 # What makes a never-called function worth interpreting (besides the module's own names).
-ORPHAN_KEYWORDS = (*imports.KERAS_FAMILY, "trainable", "compile", "fit", "environ", "putenv", "TF_USE_LEGACY_KERAS")
+ORPHAN_KEYWORDS = (*imports.KERAS_FAMILY, "trainable", "compile", "fit", "train_on_batch", "apply_gradients", "minimize",
+                   "train_step", "environ", "putenv", "TF_USE_LEGACY_KERAS")
 MAX_RELEVANT_NAMES = 64
 # What a never-called function must mention to be worth interpreting: a training event, a freeze,
 # a `training=` argument, or the switches that decide the runtime.

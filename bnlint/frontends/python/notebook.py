@@ -9,7 +9,7 @@ from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.cells import legacy_keras_setting, parse_cell
 from bnlint.frontends.python.script import gc_paused, lower, worth_interpreting
-from bnlint.frontends.python.source import check_parse_size, mentions_keras, read_bytes, source_lines
+from bnlint.frontends.python.source import check_parse_size, read_bytes, source_lines
 from bnlint.ir import Unit
 from bnlint.runtime import DEFAULT
 
@@ -101,7 +101,7 @@ def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None
 def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[int, str]],
                  file: pathlib.Path | None = None, project=None) -> None:
     joined = "\n".join(code for _, code in cells)
-    if not (mentions_keras((joined,)) and worth_interpreting(joined, file, project, unit)):
+    if not worth_interpreting(joined, file, project, unit):
         return  # nothing here can be a finding: its cells are not even parsed
     check_parse_size(len(joined))
     chunks: list[tuple[int | None, ast.Module]] = []

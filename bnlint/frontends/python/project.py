@@ -45,6 +45,22 @@ class ModuleSource:
 Prefilters = frozenset[frozenset[str]] | None
 
 
+@dataclass(frozen=True)
+class _TextSummary:
+    """What a module's text says before any parsing: whether it imports Keras, the prefilter
+    word groups it mentions, and the modules it imports."""
+
+    keras: bool
+    groups: frozenset[str]
+    imports: tuple[tuple[str, int], ...]
+
+
+def _summary(text: str) -> _TextSummary:
+    from bnlint.frontends.python.source import imported_modules, mentions_keras, word_groups
+
+    return _TextSummary(mentions_keras((text,)), word_groups(text), tuple(imported_modules(text)))
+
+
 class Project:
     """The modules of one project, below `root`, parsed at most once each."""
 
@@ -54,7 +70,7 @@ class Project:
         self._root_text = str(self.root)
         self._parsed: dict[Path, tuple[tuple[int, int], tuple[str, ast.Module] | None]] = {}
         self._resolved: dict[tuple[Path, str, int], Path | None] = {}
-        self._groups: dict[Path, tuple[tuple[int, int], str | None, frozenset[str]]] = {}
+        self._groups: dict[Path, tuple[tuple[int, int], _TextSummary | None]] = {}
         self._listings: dict[Path, frozenset[str]] = {}
 
     def resolve(self, importer: Path, module: str, level: int) -> Path | None:
@@ -112,31 +128,28 @@ class Project:
         return entries
 
     def worth_reading(self, file: Path, text: str, consulted: set[str] | None = None) -> bool:
-        """Whether this code, with the project modules it imports, mentions a word of each group
-        that some rule's prefilter lists (`source.PREFILTER_WORDS`): else no rule can find
-        anything in it and it is not interpreted. Code that mentions no group at all needs no look
-        at its imports: a module that does not train or freeze is only worth reading for the
-        scripts that import it. A library's own package (`keras_hub` inside keras-hub) does not
-        count: it is read as Keras. The modules looked at are added to `consulted` (resolved
-        paths): a cached verdict depends on them."""
+        """Whether this code, with the project modules it imports (transitively, bounded), imports
+        Keras and mentions a word of each group that some rule's prefilter lists
+        (`source.PREFILTER_WORDS`): else no rule can find anything in it and it is not
+        interpreted. A driver script that only calls `helpers.train(...)` is read when its
+        helpers freeze and train. A library's own package (`keras_hub` inside keras-hub) is read
+        as Keras, not followed. The modules looked at are added to `consulted` (resolved paths):
+        a cached verdict depends on them."""
         from bnlint.frontends.python.imports import KERAS_FAMILY
-        from bnlint.frontends.python.source import imported_modules, word_groups
 
         prefilters = self.prefilters
-        if prefilters is None:
+        summary = _summary(text)
+        keras, groups = summary.keras, set(summary.groups)
+        if prefilters is None and keras:
             return True
-        groups = word_groups(text)
-        if not groups:
-            return False  # it mentions nothing: nothing it imports can make a finding of it
-        seen, pending = {file}, [(file, text)]
 
         def satisfied() -> bool:
-            return any(need <= groups for need in prefilters)
+            return keras and (prefilters is None or any(need <= groups for need in prefilters))
 
-        # The project modules it imports, transitively (a builder two imports away), bounded.
+        seen, pending = {file}, [(file, summary.imports)]
         while pending and not satisfied() and len(seen) <= MAX_RELEVANCE_MODULES:
-            importer, code = pending.pop()
-            for module, level in imported_modules(code):
+            importer, imports = pending.pop()
+            for module, level in imports:
                 if not level and module.partition(".")[0] in KERAS_FAMILY:
                     continue
                 found = self.resolve(importer, module, level) if (module or level) else None
@@ -145,26 +158,24 @@ class Project:
                 seen.add(found)
                 if consulted is not None:
                     consulted.add(str(found))
-                module_text, more = self._word_groups(found)
-                groups |= more
-                if module_text is not None:
-                    pending.append((found, module_text))
+                more = self._summary(found)
+                if more is not None:
+                    keras, groups = keras or more.keras, groups | more.groups
+                    pending.append((found, more.imports))
         return satisfied()
 
-    def _word_groups(self, file: Path) -> tuple[str | None, frozenset[str]]:
-        """(text, word groups) of a project module, read again when it changed (as `load`)."""
-        from bnlint.frontends.python.source import word_groups
-
+    def _summary(self, file: Path) -> _TextSummary | None:
+        """What a project module's text says (`_summary`), read again when it changed (as `load`)."""
         try:
             stat = file.stat()
             version = (stat.st_mtime_ns, stat.st_size)
         except OSError:
-            return None, frozenset()
+            return None
         cached = self._groups.get(file)
         if cached is None or cached[0] != version:
             text = self._text(file)
-            cached = self._groups[file] = (version, text, word_groups(text) if text is not None else frozenset())
-        return cached[1], cached[2]
+            cached = self._groups[file] = (version, _summary(text) if text is not None else None)
+        return cached[1]
 
     def _text(self, file: Path) -> str | None:
         try:

@@ -45,10 +45,11 @@ def lower(unit: Unit, chunks: list[Chunk], evidence: dict[str, str] | None = Non
 
 
 def worth_interpreting(text: str, file: pathlib.Path | None, project: Project | None, unit: Unit) -> bool:
-    """Whether a scan's rules can find anything here (`Project.worth_reading`); outside a scan
-    (no project: an editor's buffer, a rule example) every Keras file is read."""
+    """Whether a scan's rules can find anything here, in this code or through the project
+    modules it imports (`Project.worth_reading`); outside a scan (no project: an editor's buffer,
+    a rule example) every file that mentions Keras is read."""
     if project is None or file is None:
-        return True
+        return mentions_keras((text,))
     return project.worth_reading(file, text, unit.consulted)
 
 
@@ -73,7 +74,7 @@ def analyze_source(source: str, path: str, file: pathlib.Path | None = None, pro
     and its syntax is someone else's business. In a scan (with a `project`), neither is one in
     which the selected rules' prefilters find nothing (`worth_interpreting`)."""
     unit = Unit(path=path, kind="script", runtime=DEFAULT)
-    if mentions_keras((source,)) and worth_interpreting(source, file, project, unit):
+    if worth_interpreting(source, file, project, unit):
         check_parse_size(len(source))
         unit.sources[None] = source_lines(source)
         with gc_paused():
