@@ -116,3 +116,28 @@ def test_without_a_project_unknown_imports_stay_unknown():
 
     code = (PROJECT / "train_callback.py").read_text()
     assert api.lint_source(code) == []
+
+
+def test_a_driver_that_only_calls_its_helpers_is_read_through_them(tmp_path, monkeypatch):
+    # train.py neither imports Keras nor freezes nor fits: helpers.py does all of it.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "helpers.py").write_text(
+        "import tensorflow as tf\n"
+        "def build():\n"
+        "    base = tf.keras.applications.ResNet50(weights=None, include_top=False, pooling='avg')\n"
+        "    base.trainable = False\n"
+        "    inputs = tf.keras.Input((64, 64, 3))\n"
+        "    return tf.keras.Model(inputs, tf.keras.layers.Dense(1)(base(inputs))), base\n"
+        "def train_head(model, data):\n"
+        "    model.compile('sgd', 'mse')\n"
+        "    model.fit(data, epochs=5)\n"
+        "def fine_tune(model, base, data):\n"
+        "    base.trainable = True\n"
+        "    model.compile('sgd', 'mse')\n"
+        "    model.fit(data, epochs=5)\n")
+    (tmp_path / "train.py").write_text(
+        "import helpers\nmodel, base = helpers.build()\nhelpers.train_head(model, 'data/')\nhelpers.fine_tune(model, base, 'data/')\n")
+    (tmp_path / "unrelated.py").write_text("import helpers\nprint(helpers.__name__)\n")
+    monkeypatch.chdir(tmp_path)
+    report = scan(["train.py", "unrelated.py"], Settings(cache=False, target_runtime="keras2"))
+    assert [(f.rule, f.path, f.line, f.verdict) for f in report.findings] == [("BN001", "helpers.py", 6, "exposed")]

@@ -847,6 +847,24 @@ class TestRobustness:
         assert str(error.value) == "internal error in the script analysis (ValueError: surprise); please report it"
 
 
+class TestNeverCalledCode:
+    def test_a_method_nobody_calls_that_trains_with_train_on_batch_is_interpreted(self):
+        unit = lower("""
+            import tensorflow as tf
+            class Trainer:
+                def __init__(self):
+                    self.base = tf.keras.applications.ResNet50(weights=None, include_top=False)
+                    self.base.trainable = False
+                    inputs = tf.keras.Input((64, 64, 3))
+                    self.model = tf.keras.Model(inputs, self.base(inputs))
+                    self.model.compile("adam", "mse")
+                def train(self, batches):
+                    for x, y in batches:
+                        self.model.train_on_batch(x, y)
+        """)
+        assert [t.api for t in unit.trainings] == ["train_on_batch"]
+
+
 class TestRealWorldScripts:
     def test_a_click_command_is_analysed_although_nothing_calls_it(self):
         unit = lower("""
