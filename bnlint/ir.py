@@ -86,6 +86,9 @@ class TrainableChange:
     keeps_bn_frozen: bool = False  # the same statement/loop keeps BatchNormalization frozen
     skips_bn: bool = False  # a freeze of every layer but BatchNormalization (they keep their flag)
     order: int = 0
+    # scope some_layers: the slice of `.layers` it sets, when its bounds are constants (`[:-2]`
+    # is (None, -2)); an unfreeze of a slice that no frozen slice overlaps unfreezes nothing.
+    span: tuple[int | None, int | None] | None = None
 
 
 @dataclass

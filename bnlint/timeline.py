@@ -41,6 +41,9 @@ class State:
     bn_trainable: bool = True  # some BatchNormalization layer may train
     first_freeze: int | None = None  # order of the first change that froze (some of) it
     unfreeze: TrainableChange | None = None  # the unfreeze, after a freeze, that made BN layers trainable
+    # What was frozen by slices of `.layers` with constant bounds, while nothing froze it whole;
+    # None once a freeze of unknown extent happened.
+    frozen_spans: tuple[tuple[int | None, int | None], ...] | None = ()
 
 
 @dataclass
@@ -259,6 +262,8 @@ def _apply(state: State, change: TrainableChange, scope: str) -> None:
             state.frozen, state.some_frozen, state.bn_trainable = True, True, False
         else:  # a slice, or all but BatchNormalization: the rest (its BN layers perhaps) still trains
             state.some_frozen = True
+        known = scope == "some_layers" and change.span is not None and state.frozen_spans is not None and not state.frozen
+        state.frozen_spans = (*state.frozen_spans, change.span) if known else None  # type: ignore[misc]
         return
     # value True: an unfreeze only once something was frozen
     was_frozen = state.first_freeze is not None
@@ -267,14 +272,29 @@ def _apply(state: State, change: TrainableChange, scope: str) -> None:
             state.unfreeze = change
         state.bn_trainable = True
         return
+    if scope == "some_layers" and change.span is not None and state.frozen_spans and \
+            all(_disjoint(change.span, frozen) for frozen in state.frozen_spans):
+        return  # `layers[:-2]` frozen, `layers[-2:]` trainable: the head, never frozen, nothing unfrozen
     if scope in ("model", "layers"):
         state.frozen = state.some_frozen = False
+        state.frozen_spans = ()
     else:
         state.frozen = False
     if not change.keeps_bn_frozen:
         if was_frozen:
             state.unfreeze = change
         state.bn_trainable = True
+
+
+def _disjoint(one: tuple[int | None, int | None], other: tuple[int | None, int | None]) -> bool:
+    """Whether two slices of the same list share no element, whatever its length: one ends
+    where (or before) the other starts, counted from the same end (`[:-2]` and `[-2:]`,
+    `[:176]` and `[176:]`)."""
+    def before(first, second) -> bool:
+        end, start = first[1], second[0]
+        return end is not None and start is not None and (end >= 0) == (start >= 0) and end <= start
+
+    return before(one, other) or before(other, one)
 
 
 def protected(call: Call, runtime: str) -> bool:

@@ -248,7 +248,8 @@ class Expressions(Host):
         if isinstance(owner, LayerSet):
             if isinstance(index, ast.Slice):
                 whole = index.lower is None and index.upper is None and index.step is None
-                return LayerSet(owner.key, owner.some or not whole)
+                span = self._span(index) if not owner.some else None
+                return LayerSet(owner.key, owner.some or not whole, span)
             return self.layer_at(owner, self.ev(index))
         key = self.ev(index) if not isinstance(index, ast.Slice) else UNKNOWN
         if isinstance(owner, Tensor):
@@ -378,6 +379,21 @@ class Expressions(Host):
             parts.append(str(inner.value))
         text = "".join(parts)
         return Const(text) if len(text) <= MAX_FOLDED else UNKNOWN
+
+    def _span(self, index: ast.Slice) -> tuple[int | None, int | None] | None:
+        """A slice's bounds when both are absent or integer constants, and it has no step."""
+        if index.step is not None:
+            return None
+        bounds: list[int | None] = []
+        for bound in (index.lower, index.upper):
+            value = self.ev(bound) if bound is not None else NONE
+            if value is NONE:
+                bounds.append(None)
+            elif isinstance(value, Const) and type(value.value) is int:
+                bounds.append(value.value)
+            else:
+                return None
+        return bounds[0], bounds[1]
 
     def _literal_method(self, node: ast.Call) -> Value | None:
         """`"…{}".format(name)` and `table.get(key)` on known values; None when it is not one."""

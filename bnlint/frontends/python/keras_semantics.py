@@ -523,7 +523,8 @@ class KerasSemantics(Host):
             scope = "batchnorm"
         else:
             scope = "some_layers" if item.some or "other" in guards else "layers"
-        change = self.rec.change(context.key, value, scope, location, keeps_bn_frozen=keeps and value is True, freezes_bn=not keeps)
+        change = self.rec.change(context.key, value, scope, location, keeps_bn_frozen=keeps and value is True, freezes_bn=not keeps,
+                                 span=context.span if scope == "some_layers" and "other" not in guards else None)
         context.changes.append(change)
 
     def _is_loop_layer(self, node: ast.expr) -> bool:
@@ -542,7 +543,7 @@ class KerasSemantics(Host):
         layers = iterable.inner if isinstance(iterable, Enumerated) else iterable
         if not isinstance(layers, LayerSet):
             return False
-        context = loops.LoopContext(layers.key)
+        context = loops.LoopContext(layers.key, layers.span if layers.some else None)
         item = LayerItem(layers.key, layers.some, context)
         self.bind(node.target, Seq([UNKNOWN, item]) if isinstance(iterable, Enumerated) else item, node)
         self.loops.append(context)

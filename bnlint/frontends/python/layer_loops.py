@@ -24,6 +24,7 @@ class LoopContext:
     """One `for` loop over the layers of a tracked model."""
 
     key: str
+    span: tuple[int | None, int | None] | None = None  # the slice looped over, when its bounds are constants
     guards: list[str] = field(default_factory=list)
     changes: list[TrainableChange] = field(default_factory=list)
 

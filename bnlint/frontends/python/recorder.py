@@ -155,13 +155,14 @@ class FactRecorder:
         location: Location,
         keeps_bn_frozen: bool = False,
         freezes_bn: bool = True,
+        span: tuple[int | None, int | None] | None = None,
     ) -> TrainableChange:
         # The same statement reached again records nothing new, unless training happened since
         # (a helper that sets `trainable` from its argument, called once per phase).
         dedupe = (target, value, scope, location, len(self.unit.trainings), len(self.unit.compiles))
         change = self._changes.get(dedupe)
         if change is None:
-            change = TrainableChange(target=target, value=value, scope=scope, location=location, order=self._next())  # type: ignore[arg-type]
+            change = TrainableChange(target=target, value=value, scope=scope, location=location, order=self._next(), span=span)  # type: ignore[arg-type]
             self._changes[dedupe] = change
             self.unit.trainable_changes.append(change)
         if keeps_bn_frozen:

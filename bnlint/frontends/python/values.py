@@ -218,13 +218,15 @@ class Wrapper(Value):
 
 
 class LayerSet(Value):
-    """`base.layers` (some=False) or a slice of it (some=True)."""
+    """`base.layers` (some=False) or a slice of it (some=True); `span` holds a slice's constant
+    bounds (`[:-2]` is (None, -2)), or None when they are not both known."""
 
-    __slots__ = ("key", "some")
+    __slots__ = ("key", "some", "span")
 
-    def __init__(self, key: str, some: bool) -> None:
+    def __init__(self, key: str, some: bool, span: tuple[int | None, int | None] | None = None) -> None:
         self.key = key
         self.some = some
+        self.span = span
 
 
 class LayerItem(Value):
