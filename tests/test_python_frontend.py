@@ -865,6 +865,29 @@ class TestNeverCalledCode:
         assert [t.api for t in unit.trainings] == ["train_on_batch"]
 
 
+class TestCustomTrainingSteps:
+    def test_only_what_is_called_inside_the_gradient_tape_is_trained(self):
+        unit = lower("""
+            import tensorflow as tf
+            base = tf.keras.applications.ResNet50(weights=None, include_top=False, pooling="avg")
+            base.trainable = False
+            head = tf.keras.layers.Dense(2)
+            critic = tf.keras.applications.MobileNetV2(weights=None, include_top=False, pooling="avg")
+            for epoch in range(10):
+                for x, y in train_data:
+                    with tf.GradientTape() as tape:
+                        loss = loss_fn(y, head(base(x)))
+                    grads = tape.gradient(loss, head.trainable_variables)
+                    optimizer.apply_gradients(zip(grads, head.trainable_variables))
+                for x, y in val_data:
+                    val_loss = loss_fn(y, critic(x))
+        """)
+        [step] = unit.trainings
+        names = {unit.models[key].name for key in step.models}
+        assert "base" in names and "critic" not in names
+        assert [c.in_step for c in unit.calls if unit.models[c.callee].name == "critic"] == [False]
+
+
 class TestRealWorldScripts:
     def test_a_click_command_is_analysed_although_nothing_calls_it(self):
         unit = lower("""

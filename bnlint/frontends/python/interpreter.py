@@ -476,11 +476,19 @@ class Interpreter(Expressions, KerasSemantics):
         self.run_block(node.orelse)
 
     def _s_with(self, node: ast.With | ast.AsyncWith) -> None:
+        tape = False
         for item in node.items:
             self.ev(item.context_expr)
+            tape = tape or _is_gradient_tape(item.context_expr)
             if item.optional_vars is not None:
                 self.bind(item.optional_vars, UNKNOWN, node)
-        self.run_block(node.body)
+        if tape:
+            self.enter_tape()
+        try:
+            self.run_block(node.body)
+        finally:
+            if tape:
+                self.tapes -= 1
 
     def _s_try(self, node: ast.Try) -> None:
         self.run_block(node.body)
@@ -667,3 +675,8 @@ def _has_decorator(node: ast.AST, name: str) -> bool:
 
 def _is_static(node: ast.AST) -> bool:
     return _has_decorator(node, "staticmethod")
+
+
+def _is_gradient_tape(expr: ast.expr) -> bool:
+    """`tf.GradientTape()`, `GradientTape(persistent=True)`, ... as written."""
+    return isinstance(expr, ast.Call) and (dotted(expr.func) or "").rpartition(".")[2] == "GradientTape"

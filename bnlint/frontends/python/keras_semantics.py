@@ -150,6 +150,28 @@ def training_value(args: Args) -> str:
     return "dynamic"
 
 
+class Step:
+    """What one custom training step calls. When it records gradients with a GradientTape, only
+    the models called inside the tape are trained by it: a validation pass later in the same loop
+    (`val_logits = model(x_val)`) computes no gradient."""
+
+    def __init__(self, models: list[str]) -> None:
+        self.models: list[tuple[str, int | None, bool]] = [(m, None, True) for m in models]
+        self.tape = False  # a GradientTape was entered during the step
+
+    def called(self, key: str, index: int, in_tape: bool) -> None:
+        self.models.append((key, index, in_tape))
+
+    def _kept(self) -> list[tuple[str, int | None, bool]]:
+        return [m for m in self.models if m[2] or not self.tape]
+
+    def trained(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(key for key, _, _ in self._kept()))
+
+    def trained_calls(self) -> list[int]:
+        return [index for _, index, _ in self._kept() if index is not None]
+
+
 class KerasSemantics(Host):
     """Mixed into the Interpreter: everything that knows what a Keras API does."""
 
@@ -157,7 +179,8 @@ class KerasSemantics(Host):
         self.rec = recorder
         self.contexts: list[str] = []  # subclassed models whose call() is being interpreted
         self.loops: list[loops.LoopContext] = []
-        self.steps: list[list[str]] = []  # models called by each custom training step being run
+        self.steps: list[Step] = []  # the custom training steps being run, innermost last
+        self.tapes = 0  # `with tf.GradientTape()` blocks being run
         self.evidence: dict[str, str] = {}
         self.project_evidence: dict[str, str] = {}
         self.flavours: set[str] = set()  # "standalone" (import keras) and/or "tf.keras"
@@ -349,12 +372,9 @@ class KerasSemantics(Host):
         training = training_value(args)
         in_call_method = bool(self.contexts)
         symbolic = in_call_method or args.symbolic()
-        index = self.rec.call(
-            key, training, "call", self.loc(node),
-            in_graph=symbolic, in_step=bool(self.steps), in_call_method=in_call_method,
-        )
+        index = self.rec.call(key, training, "call", self.loc(node), in_graph=symbolic, in_call_method=in_call_method)
         if self.steps:
-            self.steps[-1].append(key)  # a model called inside a training step is trained by it
+            self.steps[-1].called(key, index, in_tape=self.tapes > 0)
         if training == "false":
             self.rec.enclose(key)
         if self.contexts:
@@ -369,13 +389,21 @@ class KerasSemantics(Host):
         if self.steps:
             run()
             return
-        self.steps.append([owner] if owner else [])
+        self.steps.append(Step([owner] if owner else []))
         try:
             run()
         finally:
-            models = tuple(dict.fromkeys(self.steps.pop()))
+            step = self.steps.pop()
+        models = step.trained()
+        for index in step.trained_calls():
+            self.rec.unit.calls[index].in_step = True
         api = marker.func.attr if isinstance(marker, ast.Call) and isinstance(marker.func, ast.Attribute) else "train_step"
         self.rec.training("step", models, self.loc(marker), api)
+
+    def enter_tape(self) -> None:
+        self.tapes += 1
+        if self.steps:
+            self.steps[-1].tape = True
 
     def _call_method(self, method: KerasMethod, args: Args, node: ast.AST) -> Value:
         name, key = method.name, method.key
