@@ -271,6 +271,8 @@ def _collect(report: Report, results) -> Report:
 def scan(paths: list[str], settings: Settings) -> Report:
     _CWD[:] = [Path.cwd()]
     forget_pins()
+    for project in _PROJECTS.values():
+        project.forget_scan()  # type: ignore[attr-defined]
     job = _job(settings)
     found = discover(paths, _excludes(settings), root=settings.project_root,
                      respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)

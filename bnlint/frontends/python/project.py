@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +56,15 @@ class _TextSummary:
     imports: tuple[tuple[str, int], ...]
 
 
+@dataclass(frozen=True)
+class _Reach:
+    """What a module and the project modules it imports say together (`Project._reach_of`)."""
+
+    keras: bool
+    groups: frozenset[str]
+    modules: frozenset[str]  # resolved paths: a cached verdict depends on them
+
+
 def _summary(text: str) -> _TextSummary:
     from bnlint.frontends.python.source import imported_modules, mentions_keras, word_groups
 
@@ -71,6 +81,7 @@ class Project:
         self._parsed: dict[Path, tuple[tuple[int, int], tuple[str, ast.Module] | None]] = {}
         self._resolved: dict[tuple[Path, str, int], Path | None] = {}
         self._groups: dict[Path, tuple[tuple[int, int], _TextSummary | None]] = {}
+        self._reach: dict[Path, _Reach] = {}
         self._listings: dict[Path, frozenset[str]] = {}
 
     def resolve(self, importer: Path, module: str, level: int) -> Path | None:
@@ -135,34 +146,61 @@ class Project:
         helpers freeze and train. A library's own package (`keras_hub` inside keras-hub) is read
         as Keras, not followed. The modules looked at are added to `consulted` (resolved paths):
         a cached verdict depends on them."""
-        from bnlint.frontends.python.imports import KERAS_FAMILY
+        from bnlint.frontends.python.source import imported_modules, mentions_keras, word_groups
 
         prefilters = self.prefilters
-        summary = _summary(text)
-        keras, groups = summary.keras, set(summary.groups)
-        if prefilters is None and keras:
-            return True
+        keras, groups = mentions_keras((text,)), set(word_groups(text))
 
         def satisfied() -> bool:
             return keras and (prefilters is None or any(need <= groups for need in prefilters))
 
-        seen, pending = {file}, [(file, summary.imports)]
-        while pending and not satisfied() and len(seen) <= MAX_RELEVANCE_MODULES:
-            importer, imports = pending.pop()
-            for module, level in imports:
-                if not level and module.partition(".")[0] in KERAS_FAMILY:
+        if satisfied():
+            return True
+        # What each imported module reaches is worked out once per scan: the scripts of a
+        # project import the same few modules.
+        for found in self._imported(file, tuple(imported_modules(text))):
+            reach = self._reach_of(found)
+            keras, groups = keras or reach.keras, groups | reach.groups
+            if consulted is not None:
+                consulted.update(reach.modules)
+            if satisfied():
+                return True
+        return False
+
+    def forget_scan(self) -> None:
+        """Forget what imported modules reach: their files may have changed since the last scan."""
+        self._reach.clear()
+
+    def _imported(self, importer: Path, imports: tuple[tuple[str, int], ...]) -> Iterator[Path]:
+        """The project modules these imports name (a library's own package, `keras_hub` inside
+        keras-hub, is read as Keras, not followed)."""
+        from bnlint.frontends.python.imports import KERAS_FAMILY
+
+        for module, level in imports:
+            if not level and module.partition(".")[0] in KERAS_FAMILY:
+                continue
+            found = self.resolve(importer, module, level) if (module or level) else None
+            if found is not None:
+                yield found
+
+    def _reach_of(self, module: Path) -> _Reach:
+        """Whether `module` and the project modules it imports, transitively (at most
+        MAX_RELEVANCE_MODULES of them), import Keras, and the word groups they mention."""
+        if module not in self._reach:
+            keras, groups, seen = False, set[str](), {module}
+            pending = [module]
+            while pending and len(seen) <= MAX_RELEVANCE_MODULES:
+                importer = pending.pop()
+                summary = self._summary(importer)
+                if summary is None:
                     continue
-                found = self.resolve(importer, module, level) if (module or level) else None
-                if found is None or found in seen:
-                    continue
-                seen.add(found)
-                if consulted is not None:
-                    consulted.add(str(found))
-                more = self._summary(found)
-                if more is not None:
-                    keras, groups = keras or more.keras, groups | more.groups
-                    pending.append((found, more.imports))
-        return satisfied()
+                keras, groups = keras or summary.keras, groups | summary.groups
+                for found in self._imported(importer, summary.imports):
+                    if found not in seen:
+                        seen.add(found)
+                        pending.append(found)
+            self._reach[module] = _Reach(keras, frozenset(groups), frozenset(str(m) for m in seen))
+        return self._reach[module]
 
     def _summary(self, file: Path) -> _TextSummary | None:
         """What a project module's text says (`_summary`), read again when it changed (as `load`)."""
