@@ -14,7 +14,7 @@ from bnlint.findings import Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.source import READ_LIMIT
 from bnlint.ir import Runtime, Unit
-from bnlint.not_models import skip_reason
+from bnlint.not_models import lfs_pointer, skip_reason
 from bnlint.notebook_lines import cell_line_map, file_line
 from bnlint.rules import load_rules
 from bnlint.runtime import DEFAULT, forget_pins, from_pins, settle
@@ -172,6 +172,9 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
             content = safe_io.read_bytes(item.path, READ_LIMIT)
         except safe_io.UnreadableFile as exc:
             return [], [InputError(item.display, str(exc))], []
+        pointer = lfs_pointer(content)
+        if pointer is not None:
+            return [], [], [InputError(item.display, pointer)]
     if use_cache:
         # The pins near the file can change the runtime without the file changing (both readings:
         # code that rules Keras 3 out reads them below Keras 3).
@@ -188,7 +191,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
     try:
         unit = _read_unit(item, resolved, job, content)
     except FrontendError as exc:
-        reason = skip_reason(item.path, item.kind) if item.kind in ("h5", "savedmodel") else None
+        reason = None if text_input else skip_reason(item.path, item.kind)
         if reason is not None:
             return [], [], [InputError(item.display, reason)]
         findings, errors = [], [InputError(item.display, str(exc))]
