@@ -45,6 +45,7 @@ class _Knowledge:
     hub_families: tuple[str, ...]
     layer_classes: LayerClasses
     automagics: frozenset[str]
+    package_modules: tuple[str, ...]  # third-party modules that build Keras models (`efficientnet.tfkeras`)
 
 
 def knowledge_dir() -> Path:
@@ -86,6 +87,13 @@ def _index(data: dict) -> _Knowledge:
     for generic in _names(cv_models, "generic_classes"):
         presets[f"keras_cv.models.{generic}.from_preset"] = tuple(_names(cv_models, "batchnorm_preset_prefixes"))
 
+    package_modules: list[str] = []
+    for package in (data.get("keras_packages") or {}).values():
+        for module in _names(package, "modules"):
+            package_modules.append(module)
+            for name in _names(package, "batchnorm_models"):
+                add(f"{module}.{name}", True)
+
     hub = data.get("tensorflow_hub") or {}
     hub_frozen = bool(hub.get("frozen_by_default", True))
     add(f"tensorflow_hub.{hub.get('constructor', 'KerasLayer')}", None, frozen=hub_frozen)
@@ -106,6 +114,7 @@ def _index(data: dict) -> _Knowledge:
             library_packages=frozenset(_names(classes, "library_packages")),
         ),
         automagics=frozenset(name for key in ("line_magics", "aliases", "kernel_magics") for name in _names(ipython, key)),
+        package_modules=tuple(package_modules),
     )
 
 
@@ -158,6 +167,11 @@ def layer_classes() -> LayerClasses:
 def ipython_automagics() -> frozenset[str]:
     """Names a notebook line may start with to run an IPython magic or shell alias without `%`."""
     return _load().automagics
+
+
+def package_modules() -> tuple[str, ...]:
+    """The third-party modules whose models are known (`keras_packages`: `efficientnet.tfkeras`, ...)."""
+    return _load().package_modules
 
 
 def known_constructors(prefix: str) -> dict[str, ConstructorInfo]:

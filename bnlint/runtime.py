@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import fnmatch
 import os
 import re
@@ -10,10 +11,17 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from bnlint import safe_io
 from bnlint.ir import Runtime
 
 # What a script is assumed to target when nothing says otherwise: TF >= 2.16 ships Keras 3.
 DEFAULT = Runtime("keras3", "default (no pins or imports say otherwise)")
+
+
+class Keras3RuledOut(Runtime):
+    """What code says when it cannot run on Keras 3 (it calls `fit_generator()`, saves to a folder,
+    its notebook kernel is Python 3.6) without saying which older Keras it needs: legacy or keras2.
+    The project's pins choose between the two (`settle`); `target` is the choice without a pin."""
 
 
 _LEADING_RELEASE = re.compile(r"\d+(?:\.\d+)*")
@@ -47,15 +55,23 @@ _TENSORFLOW = [f"1.{m}.0" for m in range(0, 16)] + [f"2.{m}.0" for m in range(0,
 _TF_NAMES = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-macos", "tensorflow-intel", "tf-nightly"}
 
 
-def _newest_admitted(requirement, candidates: list[str]) -> Version | None:
+def _newest_admitted(requirement, candidates: list[str], below: Version | None = None) -> Version | None:
     # The versions the pin names itself count too: `keras==2.2.4` admits none of the x.y.0 releases.
     named = [spec.version for spec in requirement.specifier if "*" not in spec.version]
     admitted = [Version(v) for v in candidates + named if requirement.specifier.contains(v, prereleases=False)]
+    if below is not None:
+        admitted = [v for v in admitted if v < below]
     return max(admitted) if admitted else None
 
 
-def runtime_from_requirements(lines: list[str], source: str) -> Runtime | None:
-    """The runtime a list of requirement strings pins, if it pins keras or tensorflow."""
+_KERAS3 = Version("3")
+_TF_KERAS3 = Version("2.16")  # the first TensorFlow whose tf.keras is Keras 3
+
+
+def runtime_from_requirements(lines: list[str], source: str, keras3: bool = True) -> Runtime | None:
+    """The runtime a list of requirement strings pins, if it pins keras or tensorflow. With
+    `keras3=False` (the code cannot run on Keras 3) only the releases before Keras 3 count:
+    `tensorflow>=2.0` then means 2.15 (keras2), and a pin that admits only Keras 3 says nothing."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     keras = tensorflow = None
@@ -69,16 +85,16 @@ def runtime_from_requirements(lines: list[str], source: str) -> Runtime | None:
             continue
         name = req.name.lower().replace("_", "-")
         if name == "keras" and req.specifier:
-            keras = (req, _newest_admitted(req, _KERAS))
+            keras = (req, _newest_admitted(req, _KERAS, None if keras3 else _KERAS3))
         elif name in _TF_NAMES and req.specifier:
-            tensorflow = (req, _newest_admitted(req, _TENSORFLOW))
+            tensorflow = (req, _newest_admitted(req, _TENSORFLOW, None if keras3 else _TF_KERAS3))
     if keras and keras[1]:
         req, version = keras
-        target = "keras3" if version.major >= 3 else ("legacy" if version < Version("2.4") else "keras2")
+        target = "keras3" if version >= _KERAS3 else ("legacy" if version < Version("2.4") else "keras2")
         return Runtime(target, f"{source}: {req}")
     if tensorflow and tensorflow[1]:
         req, version = tensorflow
-        target = "keras3" if version >= Version("2.16") else ("legacy" if version < Version("2.2") else "keras2")
+        target = "keras3" if version >= _TF_KERAS3 else ("legacy" if version < Version("2.2") else "keras2")
         return Runtime(target, f"{source}: {req}")
     return None
 
@@ -93,11 +109,40 @@ def _poetry_specifier(spec: str) -> str:
     return spec if spec[0] in "<>=!~" else f"=={spec}"
 
 
+# A pin file is a few kilobytes; one larger than this is not a list of pins, and is not read.
+PIN_FILE_LIMIT = 2**20
+# The byte order marks a text file may start with, and the codec that reads it (and drops the
+# mark). UTF-32 LE first: its mark starts with UTF-16 LE's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_text(data: bytes) -> str:
+    """A text file's content, in the encoding its byte order mark names, else UTF-8 (Windows'
+    `conda env export > environment.yml` writes UTF-16). Raises UnicodeDecodeError."""
+    encoding = next((codec for bom, codec in _BOMS if data.startswith(bom)), "utf-8")
+    return data.decode(encoding)
+
+
+def _pin_text(path: Path) -> str | None:
+    """The text of one pin file: a regular file of at most PIN_FILE_LIMIT bytes, decoded by its
+    byte order mark; None when it cannot be read or decoded (it then pins nothing, silently: a
+    pin file is not an input of the scan)."""
+    try:
+        return decode_text(safe_io.read_bytes(path, PIN_FILE_LIMIT))
+    except (safe_io.UnreadableFile, UnicodeDecodeError):
+        return None
+
+
 def _requirement_lines(path: Path) -> list[str]:
     """Requirement strings from one pin file; unreadable files say nothing."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    text = _pin_text(path)
+    if text is None:
         return []
     if path.suffix == ".txt":
         return text.splitlines()
@@ -158,11 +203,12 @@ def _pin_files(folder: Path) -> list[Path]:
 
 
 @lru_cache(maxsize=1024)
-def from_pins(folder: Path) -> Runtime | None:
-    """The runtime pinned by the nearest pin files, from folder up to the repository root."""
+def from_pins(folder: Path, keras3: bool = True) -> Runtime | None:
+    """The runtime pinned by the nearest pin files, from folder up to the repository root (with
+    `keras3=False`, among the releases before Keras 3: see `runtime_from_requirements`)."""
     for directory in (folder, *folder.parents):
         for pin_file in _pin_files(directory):
-            runtime = runtime_from_requirements(_requirement_lines(pin_file), pin_file.name)
+            runtime = runtime_from_requirements(_requirement_lines(pin_file), pin_file.name, keras3)
             if runtime:
                 return runtime
         if (directory / ".git").exists():
@@ -174,3 +220,14 @@ def forget_pins() -> None:
     """Read pin files afresh (a new scan in a long-lived process: an editor, the test suite)."""
     from_pins.cache_clear()
     _pin_files.cache_clear()
+
+
+def settle(runtime: Runtime, folder: Path) -> Runtime:
+    """A runtime the code decided, completed by the pins above `folder` when the code only ruled
+    Keras 3 out: the newest release the pins admit below Keras 3 decides, and both are named."""
+    if not isinstance(runtime, Keras3RuledOut):
+        return runtime
+    pinned = from_pins(folder, keras3=False)
+    if pinned is None:
+        return Runtime(runtime.target, runtime.source)
+    return Runtime(pinned.target, f"{runtime.source}, {pinned.source}")

@@ -14,10 +14,10 @@ from bnlint.findings import Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.source import READ_LIMIT
 from bnlint.ir import Runtime, Unit
-from bnlint.not_models import skip_reason
+from bnlint.not_models import lfs_pointer, skip_reason
 from bnlint.notebook_lines import cell_line_map, file_line
 from bnlint.rules import load_rules
-from bnlint.runtime import DEFAULT, forget_pins, from_pins
+from bnlint.runtime import DEFAULT, forget_pins, from_pins, settle
 from bnlint.selection import enabled_rules, file_filter, selection_notes
 
 # Below this many inputs a process pool costs more than it saves.
@@ -76,12 +76,15 @@ def _sources(unit: Unit, item: Input, resolved: Path, findings: list[Finding]) -
 
 
 def resolve_runtime(unit: Unit, folder: Path, settings: Settings) -> Runtime:
-    """Configuration wins; then what the file itself records or imports; then the pins above `folder`."""
+    """Configuration wins; then what the file itself records or imports (when its code only rules
+    Keras 3 out, the pins above `folder` choose legacy or keras2); then the pins above `folder`."""
     if settings.target_runtime:
         where = f"configuration ({settings.source.name})" if settings.source else "--target-runtime"
         return Runtime(settings.target_runtime, where)  # type: ignore[arg-type]
-    if unit.kind == "model" or unit.runtime != DEFAULT:
+    if unit.kind == "model":
         return unit.runtime
+    if unit.runtime != DEFAULT:
+        return settle(unit.runtime, folder)
     return from_pins(folder) or unit.runtime
 
 
@@ -169,9 +172,13 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
             content = safe_io.read_bytes(item.path, READ_LIMIT)
         except safe_io.UnreadableFile as exc:
             return [], [InputError(item.display, str(exc))], []
+        pointer = lfs_pointer(content)
+        if pointer is not None:
+            return [], [], [InputError(item.display, pointer)]
     if use_cache:
-        # The pins near the file can change the runtime without the file changing.
-        pinned = settings.target_runtime or repr(from_pins(resolved.parent))
+        # The pins near the file can change the runtime without the file changing (both readings:
+        # code that rules Keras 3 out reads them below Keras 3).
+        pinned = settings.target_runtime or repr((from_pins(resolved.parent), from_pins(resolved.parent, keras3=False)))
         key = _cache_key(item, content, job, pinned)
         hit = cache.load(settings.cache_dir, key, _digest)
         if hit is not None:
@@ -184,7 +191,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
     try:
         unit = _read_unit(item, resolved, job, content)
     except FrontendError as exc:
-        reason = skip_reason(item.path, item.kind) if item.kind in ("h5", "savedmodel") else None
+        reason = None if text_input else skip_reason(item.path, item.kind)
         if reason is not None:
             return [], [], [InputError(item.display, reason)]
         findings, errors = [], [InputError(item.display, str(exc))]

@@ -154,3 +154,76 @@ def test_layer_classes_are_knowledge_data():
     assert not classes.batchnorm & classes.builtin  # a BN layer is never a plain one
     assert {"LayerNormalization", "GroupNormalization"} <= classes.builtin
     assert classes.builtin_packages == ("keras", "tf_keras") and "keras_hub" in classes.library_packages
+
+
+class TestKerasPackages:
+    """qubvel/efficientnet: `efficientnet.tfkeras` (tf.keras) and `efficientnet.keras` (standalone)."""
+
+    @pytest.mark.parametrize("module", ["efficientnet.tfkeras", "efficientnet.keras"])
+    def test_every_efficientnet_model_contains_batchnorm(self, module):
+        for name in [f"EfficientNetB{i}" for i in range(8)] + ["EfficientNetL2"]:
+            info = constructor_info(f"{module}.{name}")
+            assert (info.architecture, info.contains_bn, info.kind) == (f"{module}.{name}", True, "model")
+        assert constructor_info(f"{module}.preprocess_input") is None
+        assert constructor_info("efficientnet.model.EfficientNetB0") is None  # needs Keras injected: not a user's call
+
+    def test_the_modules_are_keras_family_imports(self):
+        from bnlint.frontends.python.imports import IMPORTS_KERAS, KERAS_PACKAGE_MODULES, canonical, in_keras_family
+        from bnlint.knowledge import package_modules
+
+        assert set(package_modules()) == set(KERAS_PACKAGE_MODULES)
+        for module in package_modules():
+            assert in_keras_family(module) and in_keras_family(f"{module}.EfficientNetB0")
+            assert canonical(f"{module}.EfficientNetB0") == f"{module}.EfficientNetB0"
+            assert IMPORTS_KERAS.search(f"import {module} as efn\n") and IMPORTS_KERAS.search(f"from {module} import EfficientNetB0\n")
+        # The package itself is not Keras: a project's own `efficientnet.py` stays the project's.
+        assert not in_keras_family("efficientnet") and not in_keras_family("efficientnet.model")
+        assert not IMPORTS_KERAS.search("import efficientnet_pytorch\nimport efficientnet\n")
+
+
+FINE_TUNE = """\
+import tensorflow as tf
+{imports}
+base = {constructor}(include_top=False, weights="imagenet", input_shape=(260, 260, 3))
+base.trainable = False
+inputs = tf.keras.Input((260, 260, 3))
+x = tf.keras.layers.GlobalAveragePooling2D()(base(inputs))
+model = tf.keras.Model(inputs, tf.keras.layers.Dense(1, activation="sigmoid")(x))
+model.compile("adam", "binary_crossentropy")
+model.fit(data, epochs=5)
+base.trainable = True
+model.compile("adam", "binary_crossentropy")
+model.fit(data, epochs=5)
+"""
+
+
+@pytest.mark.parametrize(("imports", "constructor"), [
+    ("import efficientnet.tfkeras as efn", "efn.EfficientNetB2"),
+    ("from efficientnet.tfkeras import EfficientNetB0", "EfficientNetB0"),
+    ("from efficientnet import tfkeras", "tfkeras.EfficientNetB7"),
+    ("import efficientnet.keras", "efficientnet.keras.EfficientNetL2"),
+])
+def test_an_efficientnet_package_base_is_a_frozen_batchnorm_base(imports, constructor):
+    from bnlint import api
+
+    (keras3,) = api.lint_source(FINE_TUNE.format(imports=imports, constructor=constructor))
+    assert (keras3.rule, keras3.verdict, keras3.line) == ("BN004", "exposed", 10)
+    (keras2,) = api.lint_source(FINE_TUNE.format(imports=imports, constructor=constructor), runtime="keras2")
+    assert (keras2.rule, keras2.verdict, keras2.line) == ("BN001", "exposed", 6)
+    assert keras2.subject.architecture.endswith(constructor.rpartition(".")[2])
+
+
+def test_a_projects_own_efficientnet_module_is_still_read_as_the_projects(tmp_path, monkeypatch):
+    # xuannianz/EfficientDet keeps its own efficientnet.py next to its scripts.
+    from bnlint.config import Settings
+    from bnlint.scan import scan
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "efficientnet.py").write_text(
+        "import tensorflow as tf\n\ndef EfficientNetB0(**kwargs):\n"
+        "    return tf.keras.applications.ResNet50(include_top=False, **kwargs)\n"
+    )
+    (tmp_path / "train.py").write_text(FINE_TUNE.format(imports="import efficientnet", constructor="efficientnet.EfficientNetB0"))
+    monkeypatch.chdir(tmp_path)
+    (finding,) = scan(["."], Settings(cache=False, jobs=1)).findings
+    assert (finding.rule, finding.subject.architecture) == ("BN004", "keras.applications.ResNet50")

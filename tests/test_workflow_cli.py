@@ -87,7 +87,7 @@ def test_checkpoints_and_exports_are_skipped_with_a_note(project):
     (project / "buggy.py").unlink()
     result = run(".")
     assert result.exit_code == 0, result.output
-    assert "Skipped 2 inputs with no model to check (--verbose lists them)." in result.stdout
+    assert "Skipped 2 inputs that hold nothing to check (weights, exports, Git LFS pointers; --verbose lists them)." in result.stdout
     verbose = run(".", "--verbose")
     assert "ckpt.weights.h5: skipped: a weights checkpoint (save_weights()), no model architecture to check" in verbose.stderr
     assert "export: skipped: a SavedModel without Keras metadata" in verbose.stderr

@@ -179,7 +179,7 @@ def _tail(report: Report, verbose: bool) -> list[str]:
     if fixers:
         lines.append(f"[*] {'; '.join(fixers)}.")
     if report.skipped and not verbose:
-        lines.append(f"Skipped {plural(len(report.skipped), 'input')} with no model to check (--verbose lists them).")
+        lines.append(f"Skipped {plural(len(report.skipped), 'input')} that hold nothing to check (weights, exports, Git LFS pointers; --verbose lists them).")
     return lines
 
 

@@ -1,15 +1,27 @@
-"""Which runtime an API path, method or keyword betrays (data: rules/knowledge/runtime_evidence.yaml)."""
+"""Which runtime an API path, method, keyword, saved path or kernel betrays (data: rules/knowledge/runtime_evidence.yaml)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
 from bnlint import yaml_data
 from bnlint.frontends.python.imports import canonical
+from bnlint.frontends.python.values import NOT_LITERAL, literal
 from bnlint.knowledge import knowledge_dir
 
 _COMPAT_V1 = "tensorflow.compat.v1."
+
+
+@dataclass(frozen=True)
+class SavingRule:
+    """A saving call every Keras 3 release refuses unless its path ends with one of `suffixes`."""
+
+    path: tuple[int, str]  # where the path is: (position, keyword)
+    suffixes: tuple[str, ...]
+    weights_only: tuple[int, str] | None = None  # an argument that, when true, asks for...
+    weights_suffixes: tuple[str, ...] = ()  # ...these suffixes instead
 
 
 @dataclass(frozen=True)
@@ -17,29 +29,65 @@ class _Evidence:
     legacy_paths: frozenset[str]
     legacy_prefixes: tuple[str, ...]
     legacy_keywords: dict[str, frozenset[str]]
-    keras2_prefixes: tuple[str, ...]
-    keras2_paths: frozenset[str]
     keras2_constructors: frozenset[str]
-    keras2_methods: frozenset[str]
+    # "not Keras 3": legacy or keras2, which the project's pins choose.
+    removed_prefixes: tuple[str, ...]
+    removed_paths: frozenset[str]
+    removed_methods: frozenset[str]
+    removed_keywords: dict[str, frozenset[str]]
+    saving: dict[str, SavingRule]
+    saving_exempt_keywords: frozenset[str]
+    saving_exempt_prefixes: tuple[str, ...]
+    python_below: tuple[int, ...]
+    callees: frozenset[str]  # every call some evidence above is about: the rest need no look
+    flavours: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]  # (flavour, modules, "module." prefixes)
+
+
+def _argument(spec) -> tuple[int, str]:
+    position, keyword = spec
+    return int(position), str(keyword)
+
+
+def _saving_rule(spec: dict) -> SavingRule:
+    weights_only = spec.get("weights_only")
+    return SavingRule(
+        path=_argument(spec["path"]),
+        suffixes=tuple(spec.get("suffixes") or ()),
+        weights_only=_argument(weights_only) if weights_only else None,
+        weights_suffixes=tuple(spec.get("weights_suffixes") or ()),
+    )
 
 
 @cache
 def _evidence() -> _Evidence:
     data = yaml_data.load((knowledge_dir() / "runtime_evidence.yaml").read_text(encoding="utf-8")) or {}
-    legacy, keras2 = data.get("legacy") or {}, data.get("keras2") or {}
+    legacy, keras2, removed = data.get("legacy") or {}, data.get("keras2") or {}, data.get("not_keras3") or {}
+    exempt = removed.get("saving_exempt") or {}
+    callees = {*(legacy.get("keywords") or {}), *(removed.get("methods") or ()), *(removed.get("keywords") or {}),
+               *(removed.get("saving") or {})}
     return _Evidence(
         legacy_paths=frozenset(legacy.get("paths") or ()),
         legacy_prefixes=tuple(legacy.get("prefixes") or ()),
         legacy_keywords={name: frozenset(words) for name, words in (legacy.get("keywords") or {}).items()},
-        keras2_prefixes=tuple(keras2.get("canonical_prefixes") or ()),
-        keras2_paths=frozenset(keras2.get("canonical_paths") or ()),
         keras2_constructors=frozenset(keras2.get("constructors") or ()),
-        keras2_methods=frozenset(keras2.get("methods") or ()),
+        removed_prefixes=tuple(removed.get("canonical_prefixes") or ()),
+        removed_paths=frozenset(removed.get("canonical_paths") or ()),
+        removed_methods=frozenset(removed.get("methods") or ()),
+        removed_keywords={name: frozenset(words) for name, words in (removed.get("keywords") or {}).items()},
+        saving={name: _saving_rule(spec) for name, spec in (removed.get("saving") or {}).items()},
+        saving_exempt_keywords=frozenset(exempt.get("keywords") or ()),
+        saving_exempt_prefixes=tuple(exempt.get("prefixes") or ()),
+        python_below=tuple(int(part) for part in str(removed.get("python_below", "0")).split(".")),
+        callees=frozenset(callees),
+        flavours=tuple(
+            (flavour, frozenset(modules), tuple(f"{m}." for m in modules))
+            for flavour, modules in (data.get("flavours") or {}).items()
+        ),
     )
 
 
 def path_runtime(qname: str) -> str | None:
-    """"legacy" or "keras2" when this raw path exists only there, else None."""
+    """"legacy", "keras2" or "not_keras3" when this raw path exists only there, else None."""
     evidence = _evidence()
     # `tf.compat.v1.Session` is TF1's `tf.Session`; `tf.compat.v1.keras` is tf.keras with v1 classes.
     v1_api = qname.startswith(_COMPAT_V1) and not qname.startswith(_COMPAT_V1 + "keras")
@@ -47,9 +95,24 @@ def path_runtime(qname: str) -> str | None:
     if raw in evidence.legacy_paths or raw.startswith(evidence.legacy_prefixes):
         return "legacy"
     name = canonical(qname)
-    if name in evidence.keras2_paths or name.startswith(evidence.keras2_prefixes) or name in evidence.keras2_constructors:
+    if name in evidence.keras2_constructors:
         return "keras2"
+    if name in evidence.removed_paths or name.startswith(evidence.removed_prefixes):
+        return "not_keras3"
     return None
+
+
+def flavour(qname: str) -> str | None:
+    """Which Keras an imported path goes through: "standalone" (`keras`), "tf.keras", or None."""
+    for name, modules, prefixes in _evidence().flavours:
+        if qname in modules or qname.startswith(prefixes):
+            return name
+    return None
+
+
+def call_matters(callee: str) -> bool:
+    """Whether a call of `callee` (a model method's name or a canonical path) can betray a runtime."""
+    return callee in _evidence().callees
 
 
 def keyword_runtime(callee: str, keywords) -> str | None:
@@ -58,6 +121,52 @@ def keyword_runtime(callee: str, keywords) -> str | None:
     return "legacy" if words and any(k in words for k in keywords) else None
 
 
+def removed_keyword(callee: str, keywords) -> str | None:
+    """The first keyword of this call that every Keras 3 release refuses (`save_weights(save_format=...)`)."""
+    words = _evidence().removed_keywords.get(callee)
+    return next((k for k in keywords if k in words), None) if words else None
+
+
 def removed_method(name: str) -> bool:
     """A model method Keras 3 removed (`fit_generator`)."""
-    return name in _evidence().keras2_methods
+    return name in _evidence().removed_methods
+
+
+def refused_path(callee: str, args) -> str | None:
+    """How a saving call reads when every Keras 3 release refuses its literal path
+    (`ModelCheckpoint('ckpt/', save_weights_only=True)`: Keras 3 asks for `.weights.h5`), else
+    None. A path or an argument we cannot read is no evidence."""
+    evidence = _evidence()
+    rule = evidence.saving.get(callee)
+    if rule is None or args.kw_unknown or args.star_unknown or evidence.saving_exempt_keywords & args.kw.keys():
+        return None  # `zipped=` / `max_shard_size=` are Keras 3's own: it saves to a folder then
+    given = args.get(*rule.path)
+    path = literal(given) if given is not None else None
+    if not isinstance(path, str) or path.startswith(evidence.saving_exempt_prefixes):
+        return None
+    accepted, shown = rule.suffixes, ""
+    if rule.weights_only is not None:
+        flag = args.get(*rule.weights_only)
+        weights_only = False if flag is None else literal(flag)
+        if weights_only is NOT_LITERAL:
+            accepted = rule.suffixes + rule.weights_suffixes  # either may be asked for
+        elif weights_only:
+            accepted, shown = rule.weights_suffixes, f", {rule.weights_only[1]}=True"
+    if path.endswith(accepted):
+        return None
+    return f"{callee.rpartition('.')[2]}({path!r}{shown})"
+
+
+_PYTHON_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
+
+
+def python_rules_out_keras3(version: str) -> bool:
+    """Whether a Python version ("3.6.9", "2.7", "3") is older than every Keras 3 release supports."""
+    match = _PYTHON_VERSION.match(version.strip())
+    if match is None:
+        return False
+    major, minor = int(match.group(1)), match.group(2)
+    below = _evidence().python_below
+    if minor is None:  # "Python 3": any 3.x, so only an older major rules Keras 3 out
+        return major < below[0]
+    return (major, int(minor)) < below[:2]

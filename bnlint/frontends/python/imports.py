@@ -7,11 +7,16 @@ from functools import lru_cache
 
 # Roots whose import makes a file worth interpreting; everything else is someone else's library.
 KERAS_FAMILY = ("keras", "tensorflow", "tf_keras", "keras_hub", "keras_cv", "keras_nlp", "tensorflow_hub")
+# Third-party modules that build Keras models bnlint knows (rules/knowledge/, `keras_packages`).
+# Only these modules, not their package: a project's own `efficientnet.py` is still the project's.
+KERAS_PACKAGE_MODULES = ("efficientnet.tfkeras", "efficientnet.keras")
+_PACKAGE_PREFIXES = tuple(f"{m}." for m in KERAS_PACKAGE_MODULES)
 
+_IMPORTED = "|".join((*KERAS_FAMILY, *(re.escape(m) for m in KERAS_PACKAGE_MODULES)))
 # Matches an import statement of a Keras-family module anywhere in a file (the early exit).
 IMPORTS_KERAS = re.compile(
-    r"^[ \t]*(?:from[ \t]+(?:" + "|".join(KERAS_FAMILY) + r")\b"
-    r"|import[ \t]+[^\n#]*\b(?:" + "|".join(KERAS_FAMILY) + r")\b)",
+    r"^[ \t]*(?:from[ \t]+(?:" + _IMPORTED + r")\b"
+    r"|import[ \t]+[^\n#]*\b(?:" + _IMPORTED + r")\b)",
     re.MULTILINE,
 )
 
@@ -93,4 +98,5 @@ def canonical(qname: str) -> str:
 
 
 def in_keras_family(qname: str) -> bool:
-    return qname.partition(".")[0] in KERAS_FAMILY
+    """Whether an imported path is Keras's, or one of a known package's Keras modules."""
+    return qname.partition(".")[0] in KERAS_FAMILY or qname in KERAS_PACKAGE_MODULES or qname.startswith(_PACKAGE_PREFIXES)

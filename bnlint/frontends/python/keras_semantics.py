@@ -7,7 +7,15 @@ from functools import lru_cache
 
 from bnlint import knowledge
 from bnlint.frontends.python import layer_loops as loops
-from bnlint.frontends.python.evidence import keyword_runtime, path_runtime, removed_method
+from bnlint.frontends.python.evidence import (
+    call_matters,
+    flavour,
+    keyword_runtime,
+    path_runtime,
+    refused_path,
+    removed_keyword,
+    removed_method,
+)
 from bnlint.frontends.python.host import Host
 from bnlint.frontends.python.imports import canonical, in_keras_family
 from bnlint.frontends.python.recorder import FactRecorder
@@ -33,10 +41,11 @@ from bnlint.frontends.python.values import (
     literal,
 )
 from bnlint.ir import Location, Runtime
-from bnlint.runtime import DEFAULT
+from bnlint.runtime import DEFAULT, Keras3RuledOut
 
 # Methods of a Keras model that matter; any other attribute of a model is opaque.
-MODEL_METHODS = frozenset({"compile", *FIT_METHODS, "evaluate_generator", "predict_generator", "add", "get_layer", "call", "__call__"})
+MODEL_METHODS = frozenset({"compile", *FIT_METHODS, "evaluate_generator", "predict_generator", "add", "get_layer", "call", "__call__",
+                           "save", "save_weights"})
 # On an object we know nothing about, these still mean Keras (`model = load_model(p); model.fit()`).
 RECEIVER_FREE_METHODS = frozenset({"compile", *FIT_METHODS})
 LEGACY_KERAS_VALUES = frozenset({"1", "true", "True"})  # what TF reads TF_USE_LEGACY_KERAS as
@@ -219,29 +228,40 @@ class KerasSemantics(Host):
     def import_evidence(self, qname: str, text: str, node: ast.AST) -> None:
         if qname == "tf_keras" or qname.startswith("tf_keras."):
             self._evidence("keras2", text, node)
-        if qname == "keras" or qname.startswith("keras."):
-            self.flavours.add("standalone")
-        elif qname.startswith(("tensorflow.keras", "tensorflow.compat.v1.keras")):
-            self.flavours.add("tf.keras")
+        way = flavour(qname)
+        if way is not None:
+            self.flavours.add(way)
         found = path_runtime(qname)
         if found:
             self._evidence(found, text, node)
 
     def path_evidence(self, qname: str, node: ast.Attribute) -> None:
-        if qname.startswith(("tensorflow.keras", "tensorflow.compat.v1.keras")):
-            self.flavours.add("tf.keras")
+        way = flavour(qname)
+        if way is not None:
+            self.flavours.add(way)
         found = path_runtime(qname)
         if found:
             self._evidence(found, dotted(node), node)
 
     def call_evidence(self, callee: str, args: Args, node: ast.AST) -> None:
-        """Keras 1 keywords (`fit(nb_epoch=...)`, `Model(input=, output=)`) and methods Keras 3
-        removed (`fit_generator`)."""
+        """Keras 1 keywords (`fit(nb_epoch=...)`, `Model(input=, output=)`), and what every Keras 3
+        refuses: methods it removed (`fit_generator`), keywords (`save_weights(save_format=...)`),
+        saved paths without the suffix it requires (`model.save("saved_model/")`). `callee` is a
+        model method's name or a canonical path."""
+        if not call_matters(callee):
+            return  # most calls: one set lookup
         if keyword_runtime(callee, args.kw):
             word = next(k for k in args.kw if keyword_runtime(callee, (k,)))
             self._evidence("legacy", f"{callee}({word}=...)", node)
-        if removed_method(callee):
-            self._evidence("removed_method", f"{callee}()", node)
+        removed = removed_keyword(callee, args.kw)
+        for text in (
+            f"{callee}()" if removed_method(callee) else None,
+            f"{callee.rpartition('.')[2]}({removed}=...)" if removed is not None else None,
+            refused_path(callee, args),
+        ):
+            if text is not None:
+                self._evidence("not_keras3", text, node)
+                self._evidence("keras2_call", text, node)  # a call of the Keras 2 API (see _decide)
 
     def runtime(self) -> Runtime:
         """What the file's own code says, else what the project modules it imports say."""
@@ -253,10 +273,13 @@ class KerasSemantics(Host):
             return Runtime("legacy", evidence["legacy"])
         if "keras2" in evidence:
             return Runtime("keras2", evidence["keras2"])
-        if "removed_method" in evidence:
-            # fit_generator() and friends: tf.keras 2; with standalone `keras` imports, Keras <= 2.3.
+        if "not_keras3" in evidence:
+            # Legacy or keras2: the pins choose. Without a pin, tf.keras 2; but calls of the Keras 2
+            # API (`fit_generator()`, `ModelCheckpoint(period=...)`) made through standalone `keras`
+            # imports only point further back, to Keras <= 2.3.
             standalone = "standalone" in self.flavours and "tf.keras" not in self.flavours
-            return Runtime("legacy" if standalone else "keras2", evidence["removed_method"])
+            legacy = standalone and "keras2_call" in evidence
+            return Keras3RuledOut("legacy" if legacy else "keras2", evidence["not_keras3"])
         return None
 
     def assign_item(self, container: Value, key: Value, value: Value, stmt: ast.stmt) -> None:
@@ -325,6 +348,7 @@ class KerasSemantics(Host):
             preset = literal(args.get(0, "preset") or UNKNOWN)
             if isinstance(preset, str):
                 info = knowledge.preset_info(name, preset)
+        self.call_evidence(name, args, node)  # `ModelCheckpoint("ckpt/", save_weights_only=True)`
         if info is not None:
             return self._construct(name, info, args, node)
         special = self._specials.get(name)
@@ -407,13 +431,11 @@ class KerasSemantics(Host):
 
     def _call_method(self, method: KerasMethod, args: Args, node: ast.AST) -> Value:
         name, key = method.name, method.key
+        self.call_evidence(name, args, node)  # `fit_generator()`, `save("saved_model/")`: not Keras 3
         if name == "compile":
             self.rec.compile(key, self.loc(node))
         elif name in FIT_METHODS:
-            self.call_evidence(name, args, node)
             self.rec.training("fit", (key,) if key is not None else (), self.loc(node), name)
-        elif name in ("evaluate_generator", "predict_generator"):
-            self.call_evidence(name, args, node)
         elif key is not None and name == "add":
             layer = args.get(0, "layer")
             if layer is not None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.cells import legacy_keras_setting, parse_cell
+from bnlint.frontends.python.evidence import python_rules_out_keras3
 from bnlint.frontends.python.script import gc_paused, lower, worth_interpreting
 from bnlint.frontends.python.source import check_parse_size, read_bytes, source_lines
 from bnlint.ir import Unit
@@ -72,6 +74,30 @@ def summarise(problems: list[tuple[int, str]]) -> str:
     return f"{len(problems)} cells could not be parsed: {shown}{more}"
 
 
+_KERNEL_PYTHON = re.compile(r"\bpython\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
+
+
+def kernel_evidence(data: object) -> str | None:
+    """"Python 3.6.9 kernel (notebook metadata)" when the kernel the notebook was saved with is
+    older than any Keras 3 supports: the version it ran (`language_info.version`), else the
+    version the kernel's display name gives ("Python 3.6", "Python 2")."""
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    if not isinstance(metadata, dict):
+        return None
+    language = metadata.get("language_info")
+    version = None
+    if isinstance(language, dict) and str(language.get("name", "python")).lower() == "python":
+        version = language.get("version")
+    if not isinstance(version, str):
+        kernel = metadata.get("kernelspec")
+        name = kernel.get("display_name") if isinstance(kernel, dict) else None
+        match = _KERNEL_PYTHON.search(name) if isinstance(name, str) else None
+        version = match.group(1) if match else None
+    if isinstance(version, str) and python_rules_out_keras3(version):
+        return f"Python {version} kernel (notebook metadata)"
+    return None
+
+
 def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None, project=None) -> Unit:
     """Facts of a notebook's JSON text; a cell that does not parse is skipped, and noted. With a
     `project` (a scan), the project's own modules the cells import are read too, and a notebook
@@ -91,21 +117,21 @@ def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None
         unit.sources[index] = source_lines(code)
         cells.append((index, code))
 
-    with gc_paused():
-        _lower_cells(unit, cells, problems, file, project)  # the trees are freed when this returns, before GC resumes
+    with gc_paused():  # the trees are freed when this returns, before GC resumes
+        _lower_cells(unit, cells, problems, file, project, kernel_evidence(data))
     if problems:
         unit.problems.append(summarise(sorted(problems)))
     return unit
 
 
 def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[int, str]],
-                 file: pathlib.Path | None = None, project=None) -> None:
+                 file: pathlib.Path | None = None, project=None, kernel: str | None = None) -> None:
     joined = "\n".join(code for _, code in cells)
     if not worth_interpreting(joined, file, project, unit):
         return  # nothing here can be a finding: its cells are not even parsed
     check_parse_size(len(joined))
     chunks: list[tuple[int | None, ast.Module]] = []
-    evidence: dict[str, str] = {}
+    evidence: dict[str, str] = {"not_keras3": kernel} if kernel else {}
     for index, _ in cells:
         lines = unit.sources[index]
         setting = legacy_keras_setting(lines) if "%env" in "".join(lines) else None
