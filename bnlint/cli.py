@@ -359,4 +359,33 @@ def rule_command(rule_id, rules_dir) -> None:
 
 
 def main() -> None:
-    cli(prog_name="bnlint")
+    """The `bnlint` command. Once the command has finished and its output is flushed, the process
+    exits without tearing down what the scan left behind: freeing the syntax trees and facts of a
+    large checkout costs Python more than a sixth of the run (1.4 s of 8 on 3,900 real files),
+    and nothing in them needs finalising (mypy exits the same way). Exit handlers still run."""
+    try:
+        cli(prog_name="bnlint")
+    except SystemExit as exc:
+        status = _exit_status(exc.code)
+    else:
+        status = EXIT_CLEAN
+    _exit_now(status)
+
+
+def _exit_status(code) -> int:
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)  # as `sys.exit("message")` would
+    return 1
+
+
+def _exit_now(status: int) -> None:
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`bnlint check | head`): nothing more to say
+            pass
+    atexit._run_exitfuncs()
+    os._exit(status)

@@ -46,6 +46,7 @@ class _Knowledge:
     layer_classes: LayerClasses
     automagics: frozenset[str]
     package_modules: tuple[str, ...]  # third-party modules that build Keras models (`efficientnet.tfkeras`)
+    batchnorm_words: tuple[str, ...]  # what code that builds BatchNormalization must mention
 
 
 def knowledge_dir() -> Path:
@@ -115,6 +116,7 @@ def _index(data: dict) -> _Knowledge:
         ),
         automagics=frozenset(name for key in ("line_magics", "aliases", "kernel_magics") for name in _names(ipython, key)),
         package_modules=tuple(package_modules),
+        batchnorm_words=tuple(_names(data.get("prefilter") or {}, "batchnorm_words")),
     )
 
 
@@ -172,6 +174,11 @@ def ipython_automagics() -> frozenset[str]:
 def package_modules() -> tuple[str, ...]:
     """The third-party modules whose models are known (`keras_packages`: `efficientnet.tfkeras`, ...)."""
     return _load().package_modules
+
+
+def batchnorm_words() -> tuple[str, ...]:
+    """Words one of which every known way of building BatchNormalization mentions (`prefilter`)."""
+    return _load().batchnorm_words
 
 
 def known_constructors(prefix: str) -> dict[str, ConstructorInfo]:

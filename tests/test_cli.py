@@ -140,7 +140,7 @@ def test_per_file_ignores_from_pyproject(project):
 
 
 def test_bad_inputs_get_one_line_each_and_exit_2_while_the_rest_is_scanned(project):
-    (project / "broken.py").write_text("import keras\nbase.trainable = False\nmodel.fit(:\n")
+    (project / "broken.py").write_text("from keras.applications import ResNet50\nbase.trainable = False\nmodel.fit(:\n")
     (project / "notebook.ipynb").write_text("{not json")
     (project / "model.keras").write_bytes(b"PK\x03\x04 truncated")
     result = CliRunner().invoke(cli, ["check", ".", "missing.py", "--no-confirm", "--no-cache"], catch_exceptions=False)
@@ -184,10 +184,28 @@ def test_examples_directory_has_findings_of_every_kind():
     assert not any(name == "finetune_correct.py" for name, _ in found)
 
 
+@pytest.mark.parametrize(("args", "status"), [(["check", ".", "--no-confirm", "--no-cache"], 1),
+                                              (["check", "clean.py", "--no-confirm", "--no-cache"], 0),
+                                              (["check", "missing.py", "--no-confirm"], 2),
+                                              (["--no-such-option"], 2), (["--version"], 0)])
+def test_the_command_exits_at_once_with_its_status_and_all_of_its_output(project, args, status):
+    # main() skips the interpreter's teardown: the status and every byte written must survive it.
+    result = subprocess.run([sys.executable, "-m", "bnlint", *args, "--format", "json", "-o", "report.json"]
+                            if args[0] == "check" else [sys.executable, "-m", "bnlint", *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == status, result.stderr
+    if args[0] == "check":
+        report = json.loads((project / "report.json").read_text())
+        assert len(report["findings"]) == (1 if status == 1 else 0)
+    piped = subprocess.run(f"{sys.executable} -m bnlint {' '.join(args)} | head -c 1", shell=True,
+                           capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in piped.stderr and "Exception ignored" not in piped.stderr
+
+
 def test_static_path_never_imports_tensorflow(project):
     code = (
-        "import sys; from bnlint.cli import main; sys.argv = ['bnlint', 'check', '.', '--no-confirm', '--no-cache'];\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import sys; from bnlint.cli import cli; sys.argv = ['bnlint', 'check', '.', '--no-confirm', '--no-cache'];\n"
+        "try:\n    cli(prog_name='bnlint')  # main() itself exits at once\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
         "print('HEAVY', heavy)\n"
     )

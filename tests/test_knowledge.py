@@ -7,7 +7,9 @@ import time
 
 import pytest
 
+from bnlint.frontends.python.source import PREFILTER_WORDS
 from bnlint.knowledge import (
+    batchnorm_words,
     constructor_info,
     hub_layer_info,
     known_constructors,
@@ -58,6 +60,18 @@ class TestLookups:
     def test_hub_handles(self, handle, contains_bn):
         info = hub_layer_info(handle)
         assert (info.contains_bn, info.frozen_by_default, info.architecture) == (contains_bn, True, "tensorflow_hub.KerasLayer")
+
+
+def test_every_batchnorm_constructor_mentions_a_batchnorm_prefilter_word():
+    # Scans skip code that mentions none of these words for the rules about BN-holding models, so
+    # a constructor added to the knowledge without a word here would never be found.
+    words = batchnorm_words()
+    assert PREFILTER_WORDS["batchnorm"] == words and "BatchNorm" in words
+    holding = {name: info for name, info in known_constructors("").items() if info.contains_bn is not False}
+    assert len(holding) > 100
+    missing = [name for name in holding if not any(word in name.removesuffix(".from_preset").rpartition(".")[2] for word in words)]
+    assert missing == []
+    assert not any(word in "keras.applications.VGG16 keras.layers.LayerNormalization" for word in words)
 
 
 def _source_mentions_batchnorm(module) -> bool:

@@ -141,3 +141,37 @@ def test_a_driver_that_only_calls_its_helpers_is_read_through_them(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     report = scan(["train.py", "unrelated.py"], Settings(cache=False, target_runtime="keras2"))
     assert [(f.rule, f.path, f.line, f.verdict) for f in report.findings] == [("BN001", "helpers.py", 6, "exposed")]
+
+
+@pytest.mark.parametrize(
+    ("code", "parsed"),
+    [
+        # A freeze, a fit and a known BatchNormalization constructor: read (BN001, BN002, BN004).
+        ("import keras\nbase = keras.applications.ResNet50()\nbase.trainable = False\nmodel.fit(x)\n", True),
+        # The same built through an f-string name: the family word is enough.
+        ("import keras\nbase = getattr(keras.applications, f'EfficientNetB{n}')()\nbase.trainable = False\nmodel.fit(x)\n", True),
+        # A freeze, a compile and a fit with no BatchNormalization anywhere: read for BN003 only.
+        ("import keras\nbase = keras.applications.VGG16()\nbase.trainable = False\nmodel.compile('sgd')\nmodel.fit(x)\n", True),
+        # `training=True` on something that may hold BatchNormalization: read (BN005).
+        ("import keras\nx = keras.layers.BatchNormalization()(x, training=True)\n", True),
+        # Frozen and trained, but nothing builds BatchNormalization and nothing compiles: skipped.
+        ("import keras\nbase = keras.applications.VGG16()\nbase.trainable = False\nmodel.fit(x)\n", False),
+        ("import keras\nx = keras.layers.Dropout(0.5)(x, training=True)\n", False),
+    ],
+)
+def test_a_scan_reads_only_code_in_which_some_rule_can_find_something(tmp_path, monkeypatch, code, parsed):
+    # A syntax error after the code shows whether the file was parsed at all.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "train.py").write_text(code + "def broken(:\n")
+    monkeypatch.chdir(tmp_path)
+    report = scan(["."], Settings(cache=False, jobs=1))
+    assert [e.path for e in report.errors] == (["train.py"] if parsed else [])
+
+
+def test_a_batchnorm_builder_in_an_imported_module_makes_the_script_worth_reading(tmp_path, monkeypatch):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "blocks.py").write_text("import keras\ndef block(x):\n    return keras.layers.BatchNormalization()(x)\n")
+    (tmp_path / "train.py").write_text("import keras\nfrom blocks import block\nbase.trainable = False\nmodel.fit(x)\ndef broken(:\n")
+    monkeypatch.chdir(tmp_path)
+    report = scan(["train.py"], Settings(cache=False, jobs=1))
+    assert [e.path for e in report.errors] == ["train.py"]

@@ -121,7 +121,7 @@ def test_cached_findings_keep_everything_the_json_contract_needs(project):
 
 
 def test_parallel_jobs_give_the_same_report(project, monkeypatch):
-    (project / "broken.py").write_text("import keras\nbase.trainable = False\nmodel.fit(:\n")
+    (project / "broken.py").write_text("from keras.applications import ResNet50\nbase.trainable = False\nmodel.fit(:\n")
     serial = scan(["."], Settings(cache=False, jobs=1))
     monkeypatch.setattr(scan_module, "PARALLEL_THRESHOLD", 1)
     parallel = scan(["."], replace(Settings(cache=False), jobs=2))

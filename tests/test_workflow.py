@@ -153,7 +153,7 @@ def test_the_action_steps_write_sarif_then_annotate_and_fail_on_findings(tmp_pat
     (tmp_path / ".git").mkdir()
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "train.py").write_text(BUGGY)
-    (tmp_path / "broken.py").write_text("import keras\nbase.trainable = False\nmodel.fit(x)\nprint 'python 2'\n")  # an input error must not stop the upload
+    (tmp_path / "broken.py").write_text("from keras.applications import ResNet50\nbase.trainable = False\nmodel.fit(x)\nprint 'python 2'\n")  # an input error must not stop the upload
     sarif = _run_step("bnlint (SARIF)", {"confirm": "false"}, tmp_path)
     assert sarif.returncode == 0, sarif.stderr
     log = json.loads((tmp_path / "bnlint.sarif").read_text())

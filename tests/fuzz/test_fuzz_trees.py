@@ -41,8 +41,8 @@ def test_special_files_and_loops_in_the_tree(tmp_path):
 def test_odd_file_names(tmp_path):
     s = Scenario(tmp_path)
     for name in ("two\nlines.py", "ctrl\x1b[2J.py", "tab\tbed.py", "-o.py", " spaced .py"):
-        (s.tree / name).write_text("import keras\nbase.trainable = False\nmodel.fit(x)\ndef broken(:\n")
-    (s.tree / os.fsdecode(b"bad\xff.py")).write_text("import keras\nbase.trainable = False\nmodel.fit(x)\ndef broken(:\n")
+        (s.tree / name).write_text("from keras.applications import ResNet50\nbase.trainable = False\nmodel.fit(x)\ndef broken(:\n")
+    (s.tree / os.fsdecode(b"bad\xff.py")).write_text("from keras.applications import ResNet50\nbase.trainable = False\nmodel.fit(x)\ndef broken(:\n")
     s.expect.inputs |= all_names(s.tree)
     run = s.run()
     assert len(run.error_lines) == 6, run.describe()  # one line each, none split by the name it prints

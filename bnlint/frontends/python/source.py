@@ -12,7 +12,7 @@ import re
 import tokenize
 from collections.abc import Iterable, Iterator
 
-from bnlint import safe_io
+from bnlint import knowledge, safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.imports import IMPORTS_KERAS
 
@@ -112,12 +112,16 @@ def source_lines(text: str) -> list[str]:
 _TRAINING_WORDS = ("trainable", ".fit", "train_on_batch", "apply_gradients")
 # The word groups a rule's `prefilter` names: a scan interprets code (with the project modules it
 # imports) only when, for some selected rule, it mentions a word of each group the rule lists.
-# BN001-BN004 need a freeze and a training event, BN005 `training=True`; a rule without a
-# prefilter has every Keras file read for it.
+# BN001, BN002 and BN004 need a freeze, a training event and something that builds BatchNormalization
+# (a known constructor: the words come from rules/knowledge), BN003 a freeze, a training event and
+# a compile(), BN005 `training=True` and BatchNormalization; a rule without a prefilter has every
+# Keras file read for it.
 PREFILTER_WORDS: dict[str, tuple[str, ...]] = {
     "freeze": ("trainable", "freeze", "Freeze", "KerasLayer"),
     "training": ("fit(", "fit_generator(", "train_on_batch(", "apply_gradients(", "minimize(", "train_step",
                  "model_to_estimator", "train(", ".apply("),
+    "compile": ("compile(",),
+    "batchnorm": knowledge.batchnorm_words(),
     "training-true": ("training=True", "training = True"),
     "suppression": ("noqa", "bnlint:"),
 }
