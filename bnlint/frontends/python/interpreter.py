@@ -202,12 +202,17 @@ class Interpreter(Expressions, KerasSemantics):
         """Break the reference cycles (scopes <-> closures, classes <-> instances, bound-method
         tables) so the syntax tree is freed as soon as the caller drops it, not by a later
         garbage collection that would have to walk all of it."""
-        for scope in (*self._scopes, self.module):
+        for scope in (*self._scopes, self.module, *self.modules.values()):
             scope.vars.clear()
+            scope.stars.clear()
+            scope.lazy = None  # an imported module's loader closes over this interpreter and the scope
+            del scope.module  # a module scope is its own module
         self._scopes.clear()
+        self.modules.clear()
         for cls in self.classes:
             cls.instances.clear()
             cls.methods.clear()
+            cls.forget_mro()  # a class is first in its own order
         self.functions.clear()
         self.classes.clear()
         self.rec.sites.clear()

@@ -148,12 +148,13 @@ def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[
     lower(unit, chunks, evidence, file=file, project=project)
 
 
-def analyze_file(path: pathlib.Path, display: str, project=None, data: bytes | None = None) -> Unit:
-    """Facts of one `.ipynb` file; `display` is the path as the user gave it; `data` its bytes, when
-    the caller has read them already."""
+def analyze_file(path: pathlib.Path, display: str, project=None, data: bytes | None = None,
+                 resolved: pathlib.Path | None = None) -> Unit:
+    """Facts of one `.ipynb` file; `display` is the path as the user gave it; `data` its bytes and
+    `resolved` its real path, when the caller has them already."""
     data = read_bytes(path) if data is None else data
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FrontendError(f"not valid UTF-8 (byte {exc.start})") from None
-    return analyze_notebook_text(text, display, path.resolve(), project)
+    return analyze_notebook_text(text, display, resolved or path.resolve(), project)

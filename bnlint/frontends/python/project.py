@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from bnlint.frontends import FrontendError
-from bnlint.frontends.python.source import decode, parse, source_lines
+from bnlint.frontends.python.source import decode, parse, search_order, source_lines
 from bnlint.frontends.python.training import STEP_WORDS
 from bnlint.safe_io import UnreadableFile, read_bytes
 
@@ -77,58 +77,62 @@ class Project:
     def __init__(self, root: Path, prefilters: Prefilters = None) -> None:
         self.root = root.resolve()
         self.prefilters = prefilters
+        # Each prefilter's groups in the order that rules a file out soonest (`search_order`).
+        self._search_order = None if prefilters is None else tuple(search_order(need) for need in prefilters)
         self._root_text = str(self.root)
         self._parsed: dict[Path, tuple[tuple[int, int], tuple[str, ast.Module] | None]] = {}
         self._resolved: dict[tuple[Path, str, int], Path | None] = {}
         self._groups: dict[Path, tuple[tuple[int, int], _TextSummary | None]] = {}
         self._reach: dict[Path, _Reach] = {}
-        self._listings: dict[Path, frozenset[str]] = {}
+        self._listings: dict[str, frozenset[str]] = {}
 
     def resolve(self, importer: Path, module: str, level: int) -> Path | None:
         """The file that `import module` (or `from .module`, `level` dots) means in `importer`
         (remembered: every script of a project imports the same few modules)."""
         key = (importer.parent, module, level)
         if key not in self._resolved:
-            self._resolved[key] = self._resolve(importer, module, level)
+            found = self._resolve(os.path.dirname(str(importer)), module, level)
+            self._resolved[key] = Path(found) if found is not None else None
         return self._resolved[key]
 
-    def _resolve(self, importer: Path, module: str, level: int) -> Path | None:
+    # Paths are plain strings below: resolution runs for every import of every script, and most
+    # imports (`import numpy`) are ruled out by one directory listing already read.
+    def _resolve(self, folder: str, module: str, level: int) -> str | None:
         parts = [p for p in module.split(".") if p]
         if level:
-            base = importer.parent
             for _ in range(level - 1):
-                base = base.parent
-            return self._module_file(base, parts) if self._inside(base) else None
+                folder = os.path.dirname(folder)
+            return self._module_file(folder, parts) if self._inside(folder) else None
         if not parts:
             return None
-        folder = importer.parent
         for _ in range(MAX_SEARCH_DEPTH):
             if not self._inside(folder):
                 break
             found = self._module_file(folder, parts)
             if found is not None:
                 return found
-            if folder == self.root:
+            if folder == self._root_text:
                 break
-            folder = folder.parent
+            folder = os.path.dirname(folder)
         return None
 
-    def _inside(self, folder: Path) -> bool:
-        text = str(folder)
-        return text == self._root_text or text.startswith(self._root_text + os.sep)
+    def _inside(self, folder: str) -> bool:
+        return folder == self._root_text or folder.startswith(self._root_text + os.sep)
 
-    def _module_file(self, base: Path, parts: list[str]) -> Path | None:
+    def _module_file(self, base: str, parts: list[str]) -> str | None:
         # One directory listing per folder answers every import that starts there: most imports
         # (`import numpy`) name nothing in the project, and are ruled out without a system call.
-        if parts and parts[0] + ".py" not in self._entries(base) and parts[0] not in self._entries(base):
-            return None
-        target = base.joinpath(*parts) if parts else base
-        for candidate in (target.with_suffix(".py") if parts else None, target / "__init__.py"):
-            if candidate is not None and candidate.is_file():
-                return candidate.resolve()
+        if parts:
+            entries = self._entries(base)
+            if parts[0] + ".py" not in entries and parts[0] not in entries:
+                return None
+        target = os.path.join(base, *parts)
+        for candidate in (target + ".py" if parts else None, os.path.join(target, "__init__.py")):
+            if candidate is not None and os.path.isfile(candidate):
+                return os.path.realpath(candidate)
         return None
 
-    def _entries(self, folder: Path) -> frozenset[str]:
+    def _entries(self, folder: str) -> frozenset[str]:
         entries = self._listings.get(folder)
         if entries is None:
             try:
@@ -146,13 +150,13 @@ class Project:
         helpers freeze and train. A library's own package (`keras_hub` inside keras-hub) is read
         as Keras, not followed. The modules looked at are added to `consulted` (resolved paths):
         a cached verdict depends on them."""
-        from bnlint.frontends.python.source import imported_modules, mentions_keras, word_groups
+        from bnlint.frontends.python.source import Mentions, imported_modules, mentions_keras
 
-        prefilters = self.prefilters
-        keras, groups = mentions_keras((text,)), set(word_groups(text))
+        prefilters = self._search_order
+        keras, own, groups = mentions_keras((text,)), Mentions(text), set[str]()
 
         def satisfied() -> bool:
-            return keras and (prefilters is None or any(need <= groups for need in prefilters))
+            return keras and (prefilters is None or any(all(g in groups or g in own for g in need) for need in prefilters))
 
         if satisfied():
             return True

@@ -207,29 +207,30 @@ class FactRecorder:
     def finish(self) -> None:
         """Derive what composite models contain from their parts (a cycle counts as nothing)."""
         memo: dict[str, bool | None] = {}
-
-        def contains_bn(key: str, visiting: set[str]) -> bool | None:
-            model = self.unit.models.get(key)
-            if model is None or key in visiting:
-                return False
-            if key not in self._composite:
-                return model.contains_bn
-            if key in memo:
-                return memo[key]
-            visiting.add(key)
-            parts = {self.unit.calls[i].callee for i in self.inner.get(key, ())} | self.parts.get(key, set())
-            result: bool | None = False
-            for part in sorted(parts):
-                found = contains_bn(part, visiting)
-                if found:
-                    result = True
-                    break
-                if found is None:
-                    result = None
-            visiting.discard(key)
-            memo[key] = result
-            model.contains_bn = result
-            return result
-
         for key in self._composite:
-            contains_bn(key, set())
+            self._contains_bn(key, set(), memo)
+
+    def _contains_bn(self, key: str, visiting: set[str], memo: dict[str, bool | None]) -> bool | None:
+        # A method, not a closure that calls itself: that closure would be a reference cycle
+        # holding the whole unit until the garbage collector found it.
+        model = self.unit.models.get(key)
+        if model is None or key in visiting:
+            return False
+        if key not in self._composite:
+            return model.contains_bn
+        if key in memo:
+            return memo[key]
+        visiting.add(key)
+        parts = {self.unit.calls[i].callee for i in self.inner.get(key, ())} | self.parts.get(key, set())
+        result: bool | None = False
+        for part in sorted(parts):
+            found = self._contains_bn(part, visiting, memo)
+            if found:
+                result = True
+                break
+            if found is None:
+                result = None
+        visiting.discard(key)
+        memo[key] = result
+        model.contains_bn = result
+        return result

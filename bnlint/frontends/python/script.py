@@ -82,8 +82,9 @@ def analyze_source(source: str, path: str, file: pathlib.Path | None = None, pro
     return unit
 
 
-def analyze_file(path: pathlib.Path, display: str, project: Project | None = None, data: bytes | None = None) -> Unit:
-    """Facts of one `.py` file; `display` is the path as the user gave it; `data` its bytes, when
-    the caller has read them already."""
-    return analyze_source(decode(read_bytes(path) if data is None else data), display, path.resolve(), project)
+def analyze_file(path: pathlib.Path, display: str, project: Project | None = None, data: bytes | None = None,
+                 resolved: pathlib.Path | None = None) -> Unit:
+    """Facts of one `.py` file; `display` is the path as the user gave it; `data` its bytes and
+    `resolved` its real path, when the caller has them already."""
+    return analyze_source(decode(read_bytes(path) if data is None else data), display, resolved or path.resolve(), project)
 

@@ -137,6 +137,9 @@ class Class(Value):
                 return found
         return None
 
+    def forget_mro(self) -> None:
+        self._mro = None
+
     def mro(self) -> list[Class]:
         """This class and its user-defined bases, depth first, each once (close to Python's C3
         order for the hierarchies training code has). Computed once: a class's bases are fixed
