@@ -154,6 +154,12 @@ def test_a_driver_that_only_calls_its_helpers_is_read_through_them(tmp_path, mon
         ("import keras\nbase = keras.applications.VGG16()\nbase.trainable = False\nmodel.compile('sgd')\nmodel.fit(x)\n", True),
         # `training=True` on something that may hold BatchNormalization: read (BN005).
         ("import keras\nx = keras.layers.BatchNormalization()(x, training=True)\n", True),
+        # A freeze spelled through setattr, or a keyword: read.
+        ("import keras\nbase = keras.applications.ResNet50()\nsetattr(base, 'trainable', False)\nmodel.fit(x)\n", True),
+        ("import keras\nbase = keras.applications.ResNet50(trainable =False)\nmodel.fit(x)\n", True),
+        # `trainable_variables` in a training step is no freeze: skipped.
+        ("import keras\nbase = keras.applications.ResNet50()\n"
+         "opt.apply_gradients(zip(tape.gradient(loss, base.trainable_variables), base.trainable_variables))\n", False),
         # Frozen and trained, but nothing builds BatchNormalization and nothing compiles: skipped.
         ("import keras\nbase = keras.applications.VGG16()\nbase.trainable = False\nmodel.fit(x)\n", False),
         ("import keras\nx = keras.layers.Dropout(0.5)(x, training=True)\n", False),

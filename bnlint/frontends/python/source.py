@@ -125,6 +125,10 @@ PREFILTER_WORDS: dict[str, tuple[str, ...]] = {
     "training-true": ("training=True", "training = True"),
     "suppression": ("noqa", "bnlint:"),
 }
+# Words that only start a match: `trainable` counts where it is assigned, passed or named as a
+# string (`x.trainable = False`, `trainable=False`, `setattr(layer, "trainable", v)`), not in
+# `model.trainable_variables`, which every custom training step reads.
+_CONFIRMED_BY = {"trainable": re.compile(r"trainable[ \t]*=|[\"']trainable[\"']")}
 # Cheapest first: a group that most files lack, with few words, rules a file out soonest.
 _SEARCH_ORDER = ("training-true", "freeze", "compile", "training", "batchnorm", "suppression")
 _IMPORT_LINE = re.compile(r"[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))")
@@ -141,9 +145,19 @@ def mentions_keras(texts: Iterable[str]) -> bool:
     return False
 
 
+def mentions_group(text: str, group: str) -> bool:
+    """Whether `text` mentions a word of this PREFILTER_WORDS group."""
+    for word in PREFILTER_WORDS[group]:
+        if word in text:
+            confirm = _CONFIRMED_BY.get(word)
+            if confirm is None or confirm.search(text):
+                return True
+    return False
+
+
 def word_groups(text: str) -> frozenset[str]:
     """The PREFILTER_WORDS groups that `text` mentions a word of."""
-    return frozenset(group for group, words in PREFILTER_WORDS.items() if any(word in text for word in words))
+    return frozenset(group for group in PREFILTER_WORDS if mentions_group(text, group))
 
 
 class Mentions:
@@ -157,7 +171,7 @@ class Mentions:
     def __contains__(self, group: str) -> bool:
         found = self._known.get(group)
         if found is None:
-            found = self._known[group] = any(word in self._text for word in PREFILTER_WORDS[group])
+            found = self._known[group] = mentions_group(self._text, group)
         return found
 
 
