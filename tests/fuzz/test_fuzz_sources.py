@@ -22,9 +22,9 @@ def scenario() -> tuple[Scenario, tempfile.TemporaryDirectory]:
 
 # --- the hostile inputs issue 12 lists ----------------------------------------------------------------------
 
-
-# A scan parses only what the rules could find something in (a freeze and a training call, with
-# `import keras`): the hostile parts come after these lines, so that the scan has to read them.
+# A scan parses only what the rules could find something in (a freeze, a training call and a
+# BatchNormalization constructor, from Keras): the hostile parts come after these lines, so that
+# the scan has to read them.
 TRAINS = "from keras.applications import ResNet50\nbase.trainable = False\nmodel.fit(x)\n"
 
 
