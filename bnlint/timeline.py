@@ -322,8 +322,13 @@ def judge(unit: Unit) -> list[Judgement]:
             by_base[call.callee].append((call, exposures))
     judgements = []
     for base, compositions in by_base.items():
-        # A base reused in place inside another base is that base's problem: judged there, once.
-        if timeline.inlined_into(base) & by_base.keys():
+        # A base reused in place inside another base is that base's problem, judged there once,
+        # when the freeze reaches that base's judgement too (a loop over the outer model's layers,
+        # a freeze of the outer model). A freeze of the inner base alone (`for layer in
+        # topless.layers: layer.trainable = False`, then `Model(inputs, head(topless.output))`)
+        # leaves the outer model unfrozen in its own judgement: the inner base is judged here.
+        outer = timeline.inlined_into(base) & by_base.keys()
+        if any(e.state.first_freeze is not None for key in outer for _, exposures in by_base[key] for e in exposures):
             continue
         # A hub.KerasLayer is a tf_keras layer whatever the rest of the file runs on.
         base_runtime = "keras2" if unit.models[base].hub else runtime
