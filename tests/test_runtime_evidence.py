@@ -226,6 +226,28 @@ def test_saving_calls_keras3_accepts_say_nothing(call):
     assert _saving(call, "import os\n") == ("keras3", "default (no pins or imports say otherwise)")
 
 
+@pytest.mark.parametrize(("call", "evidence"), [
+    ("opt = tf.keras.optimizers.Adam(lr=1e-4)", "Adam(lr=...)"),
+    ("opt = keras.optimizers.SGD(lr=0.01, momentum=0.9)", "SGD(lr=...)"),
+    ("from tensorflow.keras.optimizers import RMSprop\nopt = RMSprop(lr=1e-3)", "RMSprop(lr=...)"),
+])
+def test_an_optimizer_given_lr_rules_keras3_out(call, evidence):
+    # Keras 3 optimizers raise "Argument(s) not recognized: {'lr': ...}"; tf.keras 2 only warns.
+    target, source = _saving(call, "")
+    assert (target, source.rpartition(" (line")[0]) == ("keras2", evidence)
+
+
+@pytest.mark.parametrize("call", ["opt = tf.keras.optimizers.Adam(learning_rate=1e-4)", "opt = tf.keras.optimizers.Adam(1e-4)"])
+def test_an_optimizer_given_learning_rate_says_nothing(call):
+    assert _saving(call, "") == ("keras3", "default (no pins or imports say otherwise)")
+
+
+def test_input_imported_from_keras_models_rules_keras3_out():
+    # Keras 2 re-exported Input from keras.models; Keras 3 has no keras.models.Input.
+    target, source = _saving("", "from tensorflow.keras.models import Input\n")
+    assert (target, source.rpartition(" (line")[0]) == ("keras2", "from tensorflow.keras.models import Input")
+
+
 # --- a notebook's kernel ----------------------------------------------------------------------
 
 
