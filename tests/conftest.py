@@ -1,4 +1,5 @@
-"""Shared fixtures: the real rules and one report that every output format is tested on."""
+"""Shared fixtures: an empty repository to scan in, the real rules, and one report that every
+output format is tested on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ import pytest
 from bnlint.findings import Confirmation, Finding, InputError, Report
 from bnlint.ir import Runtime
 from bnlint.rules import load_rules
+
+
+@pytest.fixture
+def repository(tmp_path, monkeypatch):
+    """An empty folder with a `.git` (the search for pins and the project root stops there), as
+    the current directory."""
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -51,10 +51,8 @@ def fixed(code: str, runtime: str) -> str:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / ".git").mkdir()  # the pins search stops here
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def project(repository):
+    return repository
 
 
 KERAS2_SCRIPT = """\

@@ -52,12 +52,10 @@ def run(*args: str, cwd: Path | None = None):
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / ".git").mkdir()  # the pins search stops here
-    (tmp_path / "buggy.py").write_text(BUGGY)
-    (tmp_path / "clean.py").write_text(CLEAN)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def project(repository):
+    (repository / "buggy.py").write_text(BUGGY)
+    (repository / "clean.py").write_text(CLEAN)
+    return repository
 
 
 def test_findings_exit_1_with_ruff_style_lines(project):

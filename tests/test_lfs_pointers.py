@@ -25,20 +25,13 @@ def run(*args: str):
     return CliRunner().invoke(cli, ["check", "--no-confirm", "--no-cache", *args], catch_exceptions=False)
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / ".git").mkdir()
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def test_pointers_of_every_kind_are_skipped_with_a_note(project):
+def test_pointers_of_every_kind_are_skipped_with_a_note(repository):
     for name in ("datasets/train_signs.h5", "model.keras", "weights.hdf5", "Residual_Networks.ipynb", "train.py"):
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_bytes(POINTER)
-    (project / "export").mkdir()
-    (project / "export" / "saved_model.pb").write_bytes(POINTER)  # a SavedModel whose graph is a pointer
-    (project / "export" / "variables").mkdir()
+        (repository / name).parent.mkdir(parents=True, exist_ok=True)
+        (repository / name).write_bytes(POINTER)
+    (repository / "export").mkdir()
+    (repository / "export" / "saved_model.pb").write_bytes(POINTER)  # a SavedModel whose graph is a pointer
+    (repository / "export" / "variables").mkdir()
     result = run(".")
     assert result.exit_code == 0, result.output
     assert "Skipped 6 inputs that hold nothing to check (weights, exports, Git LFS pointers;" in result.stdout
@@ -52,10 +45,10 @@ def test_pointers_of_every_kind_are_skipped_with_a_note(project):
     assert "git lfs pull" in LFS_POINTER_REASON
 
 
-def test_a_pointer_beside_real_inputs_leaves_them_checked(project):
-    (project / "train_signs.h5").write_bytes(POINTER)
-    shutil.copy(MODELS / "k3_weights_only.weights.h5", project / "ckpt.weights.h5")
-    (project / "train.py").write_text(
+def test_a_pointer_beside_real_inputs_leaves_them_checked(repository):
+    (repository / "train_signs.h5").write_bytes(POINTER)
+    shutil.copy(MODELS / "k3_weights_only.weights.h5", repository / "ckpt.weights.h5")
+    (repository / "train.py").write_text(
         "import tf_keras as keras\nbase = keras.applications.ResNet50(weights=None, include_top=False)\n"
         "base.trainable = False\ninputs = keras.Input((64, 64, 3))\nmodel = keras.Model(inputs, base(inputs))\n"
         "model.compile(optimizer='adam', loss='mse')\nmodel.fit(images, labels)\n"
@@ -66,9 +59,9 @@ def test_a_pointer_beside_real_inputs_leaves_them_checked(project):
         ("ckpt.weights.h5", "skipped: a weights checkpoint (save_weights())"), ("train_signs.h5", "skipped: a Git LFS pointer")]
 
 
-def test_a_broken_file_that_is_not_a_pointer_is_still_an_error(project):
-    (project / "model.h5").write_bytes(b"version 2 of nothing\n")
-    (project / "notes.ipynb").write_bytes(b"version https://example.com/not-lfs\n")
+def test_a_broken_file_that_is_not_a_pointer_is_still_an_error(repository):
+    (repository / "model.h5").write_bytes(b"version 2 of nothing\n")
+    (repository / "notes.ipynb").write_bytes(b"version https://example.com/not-lfs\n")
     result = run(".")
     assert result.exit_code == 2
     assert "model.h5: not an HDF5 file" in result.stderr and "notes.ipynb: the notebook is not valid JSON" in result.stderr
@@ -87,7 +80,7 @@ def test_lfs_pointer_reads_the_first_bytes(head, pointer):
     assert (lfs_pointer(head) is not None) is pointer
 
 
-def test_only_the_first_bytes_of_a_model_are_read(project, monkeypatch):
+def test_only_the_first_bytes_of_a_model_are_read(repository, monkeypatch):
     import bnlint.not_models as not_models
 
     reads = []
@@ -100,6 +93,6 @@ def test_only_the_first_bytes_of_a_model_are_read(project, monkeypatch):
         return handle
 
     monkeypatch.setattr(not_models.safe_io, "open_regular", recording)
-    (project / "big.h5").write_bytes(POINTER + b"x" * 10_000_000)  # a pointer-like header on a large file
-    assert not_models.skip_reason(project / "big.h5", "h5") == LFS_POINTER_REASON
+    (repository / "big.h5").write_bytes(POINTER + b"x" * 10_000_000)  # a pointer-like header on a large file
+    assert not_models.skip_reason(repository / "big.h5", "h5") == LFS_POINTER_REASON
     assert reads and all(0 < size <= 64 for size in reads)

@@ -12,8 +12,6 @@ import gc
 import shutil
 from pathlib import Path
 
-import pytest
-
 from bnlint.config import Settings
 from bnlint.scan import scan
 
@@ -87,24 +85,17 @@ def _cyclic_garbage_after(paths: list[str]) -> int:
             gc.enable()
 
 
-@pytest.fixture
-def tree(tmp_path, monkeypatch):
-    (tmp_path / ".git").mkdir()
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def test_interpreting_a_project_leaves_no_reference_cycles(tree):
-    shutil.copytree(FIXTURES / "project", tree / "project")
-    (tree / "stress.py").write_text(STRESS)
+def test_interpreting_a_project_leaves_no_reference_cycles(repository):
+    shutil.copytree(FIXTURES / "project", repository / "project")
+    (repository / "stress.py").write_text(STRESS)
     for name in ("finetune_buggy.py", "finetune_notebook.ipynb"):
-        shutil.copy(EXAMPLES / name, tree / name)
+        shutil.copy(EXAMPLES / name, repository / name)
     # A few objects may remain (the one list above that contains itself); a file's syntax tree,
     # interpreter and facts would be thousands.
     assert _cyclic_garbage_after(["."]) < 50
 
 
-def test_cycles_a_file_leaves_are_collected_during_the_scan(tree, monkeypatch):
+def test_cycles_a_file_leaves_are_collected_during_the_scan(repository, monkeypatch):
     import bnlint.scan as scan_module
 
     analyze = scan_module.analyze_input
@@ -118,6 +109,6 @@ def test_cycles_a_file_leaves_are_collected_during_the_scan(tree, monkeypatch):
     monkeypatch.setattr(scan_module, "analyze_input", leaving_cycles)
     monkeypatch.setattr(scan_module, "COLLECT_EVERY", 10)
     for number in range(35):
-        (tree / f"train_{number}.py").write_text(STRESS)
+        (repository / f"train_{number}.py").write_text(STRESS)
     # 35 files, collected after the 10th, 20th and 30th: only the last 5 rings are left.
     assert _cyclic_garbage_after(["."]) < 100

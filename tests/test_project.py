@@ -165,19 +165,15 @@ def test_a_driver_that_only_calls_its_helpers_is_read_through_them(tmp_path, mon
         ("import keras\nx = keras.layers.Dropout(0.5)(x, training=True)\n", False),
     ],
 )
-def test_a_scan_reads_only_code_in_which_some_rule_can_find_something(tmp_path, monkeypatch, code, parsed):
+def test_a_scan_reads_only_code_in_which_some_rule_can_find_something(repository, code, parsed):
     # A syntax error after the code shows whether the file was parsed at all.
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "train.py").write_text(code + "def broken(:\n")
-    monkeypatch.chdir(tmp_path)
+    (repository / "train.py").write_text(code + "def broken(:\n")
     report = scan(["."], Settings(cache=False, jobs=1))
     assert [e.path for e in report.errors] == (["train.py"] if parsed else [])
 
 
-def test_a_batchnorm_builder_in_an_imported_module_makes_the_script_worth_reading(tmp_path, monkeypatch):
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "blocks.py").write_text("import keras\ndef block(x):\n    return keras.layers.BatchNormalization()(x)\n")
-    (tmp_path / "train.py").write_text("import keras\nfrom blocks import block\nbase.trainable = False\nmodel.fit(x)\ndef broken(:\n")
-    monkeypatch.chdir(tmp_path)
+def test_a_batchnorm_builder_in_an_imported_module_makes_the_script_worth_reading(repository):
+    (repository / "blocks.py").write_text("import keras\ndef block(x):\n    return keras.layers.BatchNormalization()(x)\n")
+    (repository / "train.py").write_text("import keras\nfrom blocks import block\nbase.trainable = False\nmodel.fit(x)\ndef broken(:\n")
     report = scan(["train.py"], Settings(cache=False, jobs=1))
     assert [e.path for e in report.errors] == ["train.py"]

@@ -30,13 +30,11 @@ CLEAN = BUGGY.split("base.trainable = True")[0]
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / ".git").mkdir()
+def project(repository):
     for i in range(6):
-        (tmp_path / f"train_{i}.py").write_text(BUGGY if i % 2 else CLEAN)
-    monkeypatch.chdir(tmp_path)
+        (repository / f"train_{i}.py").write_text(BUGGY if i % 2 else CLEAN)
     scan_module.from_pins.cache_clear()
-    return tmp_path
+    return repository
 
 
 def _summary(report):

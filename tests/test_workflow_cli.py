@@ -35,11 +35,9 @@ def run(*args: str, input: str | bytes | None = None):
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "buggy.py").write_text(BUGGY)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def project(repository):
+    (repository / "buggy.py").write_text(BUGGY)
+    return repository
 
 
 def _json(result) -> dict:
