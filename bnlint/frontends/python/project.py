@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.source import decode, parse, search_order, source_lines
@@ -69,6 +70,24 @@ def _summary(text: str) -> _TextSummary:
     from bnlint.frontends.python.source import imported_modules, mentions_keras, word_groups
 
     return _TextSummary(mentions_keras((text,)), word_groups(text), tuple(imported_modules(text)))
+
+
+_T = TypeVar("_T")
+
+
+def _while_unchanged(table: dict[Path, tuple[tuple[int, int], _T | None]], file: Path,
+                     compute: Callable[[Path], _T | None]) -> _T | None:
+    """`compute(file)`, remembered in `table` until the file's modification time or size changes
+    (a long-lived process, an editor or the test suite, sees edits); None when it cannot be read."""
+    try:
+        stat = file.stat()
+    except OSError:
+        return None
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = table.get(file)
+    if cached is None or cached[0] != version:
+        cached = table[file] = (version, compute(file))
+    return cached[1]
 
 
 class Project:
@@ -207,17 +226,12 @@ class Project:
         return self._reach[module]
 
     def _summary(self, file: Path) -> _TextSummary | None:
-        """What a project module's text says (`_summary`), read again when it changed (as `load`)."""
-        try:
-            stat = file.stat()
-            version = (stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            return None
-        cached = self._groups.get(file)
-        if cached is None or cached[0] != version:
-            text = self._text(file)
-            cached = self._groups[file] = (version, _summary(text) if text is not None else None)
-        return cached[1]
+        """What a project module's text says (`_summary`), read again when it changed."""
+        return _while_unchanged(self._groups, file, self._read_summary)
+
+    def _read_summary(self, file: Path) -> _TextSummary | None:
+        text = self._text(file)
+        return _summary(text) if text is not None else None
 
     def _text(self, file: Path) -> str | None:
         try:
@@ -227,16 +241,8 @@ class Project:
 
     def load(self, file: Path) -> tuple[str, ast.Module] | None:
         """(text, tree) of a project module, or None when it cannot be read; parsed again only
-        when the file changed since (a long-lived process: an editor, the test suite)."""
-        try:
-            stat = file.stat()
-            version = (stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            return None
-        cached = self._parsed.get(file)
-        if cached is None or cached[0] != version:
-            cached = self._parsed[file] = (version, self._read(file))
-        return cached[1]
+        when the file changed since."""
+        return _while_unchanged(self._parsed, file, self._read)
 
     def _read(self, file: Path) -> tuple[str, ast.Module] | None:
         text = self._text(file)
