@@ -95,9 +95,8 @@ class Project:
 
     def __init__(self, root: Path, prefilters: Prefilters = None) -> None:
         self.root = root.resolve()
-        self.prefilters = prefilters
         # Each prefilter's groups in the order that rules a file out soonest (`search_order`).
-        self._search_order = None if prefilters is None else tuple(search_order(need) for need in prefilters)
+        self.prefilters = None if prefilters is None else tuple(search_order(need) for need in prefilters)
         self._root_text = str(self.root)
         self._parsed: dict[Path, tuple[tuple[int, int], tuple[str, ast.Module] | None]] = {}
         self._resolved: dict[tuple[Path, str, int], Path | None] = {}
@@ -171,7 +170,7 @@ class Project:
         a cached verdict depends on them."""
         from bnlint.frontends.python.source import Mentions, imported_modules, mentions_keras
 
-        prefilters = self._search_order
+        prefilters = self.prefilters
         keras, own, groups = mentions_keras((text,)), Mentions(text), set[str]()
 
         def satisfied() -> bool:

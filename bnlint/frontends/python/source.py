@@ -115,22 +115,21 @@ _TRAINING_WORDS = ("trainable", ".fit", "train_on_batch", "apply_gradients")
 # BN001, BN002 and BN004 need a freeze, a training event and something that builds BatchNormalization
 # (a known constructor: the words come from rules/knowledge), BN003 a freeze, a training event and
 # a compile(), BN005 `training=True` and BatchNormalization; a rule without a prefilter has every
-# Keras file read for it.
+# Keras file read for it. The groups are listed cheapest first (`search_order`): one that most
+# files lack, with few words, rules a file out soonest.
 PREFILTER_WORDS: dict[str, tuple[str, ...]] = {
+    "training-true": ("training=True", "training = True"),
     "freeze": ("trainable", "freeze", "Freeze", "KerasLayer"),
+    "compile": ("compile(",),
     "training": ("fit(", "fit_generator(", "train_on_batch(", "apply_gradients(", "minimize(", "train_step",
                  "model_to_estimator", "train(", ".apply("),
-    "compile": ("compile(",),
     "batchnorm": knowledge.batchnorm_words(),
-    "training-true": ("training=True", "training = True"),
     "suppression": ("noqa", "bnlint:"),
 }
 # Words that only start a match: `trainable` counts where it is assigned, passed or named as a
 # string (`x.trainable = False`, `trainable=False`, `setattr(layer, "trainable", v)`), not in
 # `model.trainable_variables`, which every custom training step reads.
 _CONFIRMED_BY = {"trainable": re.compile(r"trainable[ \t]*=|[\"']trainable[\"']")}
-# Cheapest first: a group that most files lack, with few words, rules a file out soonest.
-_SEARCH_ORDER = ("training-true", "freeze", "compile", "training", "batchnorm", "suppression")
 _IMPORT_LINE = re.compile(r"[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))")
 
 
@@ -176,8 +175,9 @@ class Mentions:
 
 
 def search_order(groups: Iterable[str]) -> tuple[str, ...]:
-    """The groups in the order that decides a prefilter soonest."""
-    return tuple(sorted(groups, key=lambda group: _SEARCH_ORDER.index(group) if group in _SEARCH_ORDER else len(_SEARCH_ORDER)))
+    """The groups in the order that decides a prefilter soonest (PREFILTER_WORDS' order)."""
+    order = list(PREFILTER_WORDS)
+    return tuple(sorted(groups, key=order.index))
 
 
 def imported_modules(text: str) -> Iterator[tuple[str, int]]:
