@@ -1,7 +1,10 @@
-"""Shared fixtures: an empty repository to scan in, the real rules, and one report that every
-output format is tested on."""
+"""Shared fixtures: an empty repository to scan in, folder trees a thousand levels deep, the real
+rules, and one report that every output format is tested on."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,30 @@ def repository(tmp_path, monkeypatch):
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def deep_folder():
+    """`make(top, depth)`: a chain of `depth` folders named `d` below `top`, returning the deepest;
+    each chain is removed again afterwards, bottom-up. shutil.rmtree recurses once per level, so
+    a chain left behind would crash pytest's cleanup of old temporary folders in a later run."""
+    made: list[tuple[Path, Path]] = []
+
+    def make(top: Path, depth: int) -> Path:
+        folder = top
+        for _ in range(depth):  # one level at a time: pathlib's mkdir(parents=True) recurses too
+            folder = folder / "d"
+            os.mkdir(folder)
+        made.append((top, folder))
+        return folder
+
+    yield make
+    for top, folder in made:
+        while folder != top:
+            for entry in folder.iterdir():  # what a test put there; the level below is gone already
+                entry.unlink()
+            folder.rmdir()
+            folder = folder.parent
 
 
 @pytest.fixture(scope="session")

@@ -277,25 +277,9 @@ def test_a_fifo_inside_a_savedmodel_is_one_line(project):
     assert result.stderr.strip() == "sm: keras_metadata.pb: a named pipe (FIFO), not a regular file"
 
 
-def _remove_deep(folder: Path, top: Path) -> None:
-    # Bottom-up and iterative: shutil.rmtree (and so pytest's tmp_path cleanup) recurses per level.
-    for entry in folder.iterdir():
-        entry.unlink()
-    while folder != top:
-        folder.rmdir()
-        folder = folder.parent
-
-
-def test_a_tree_a_thousand_folders_deep(project):
-    folder = project
-    for _ in range(1000):
-        folder = folder / "d"
-        folder.mkdir()
-    (folder / "deep.py").write_text(BUGGY)
-    try:
-        report = _json(run(".", "--format", "json"))
-    finally:
-        _remove_deep(folder, project)
+def test_a_tree_a_thousand_folders_deep(project, deep_folder):
+    (deep_folder(project, 1000) / "deep.py").write_text(BUGGY)
+    report = _json(run(".", "--format", "json"))
     assert len(report["findings"]) == 2 and report["errors"] == []
 
 

@@ -22,18 +22,14 @@ def all_names(root: Path) -> set[str]:
     return names
 
 
-def test_special_files_and_loops_in_the_tree(tmp_path):
+def test_special_files_and_loops_in_the_tree(tmp_path, deep_folder):
     s = Scenario(tmp_path)
     os.mkfifo(s.tree / "fifo.py")
     (s.tree / "zero.py").symlink_to("/dev/zero")
     (s.tree / "loop").symlink_to(".")
     (s.tree / "a").mkdir()
     (s.tree / "a" / "up").symlink_to("..")
-    deep = s.tree
-    for _ in range(1000):  # one level at a time: pathlib's mkdir(parents=True) recurses per level
-        deep = deep / "d"
-        os.mkdir(deep)
-    (deep / "bottom.py").write_text(inputs.TRAINING_SCRIPT)
+    (deep_folder(s.tree, 1000) / "bottom.py").write_text(inputs.TRAINING_SCRIPT)
     s.expect.inputs |= all_names(s.tree)
     s.run()
 
