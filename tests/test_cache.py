@@ -543,3 +543,90 @@ def test_a_full_disk_while_making_the_secret_leaves_nothing_behind(project, priv
         f"cache not used: cannot write {private_cache_home / 'bnlint' / 'secret'}: No space left on device"]
     assert list((private_cache_home / "bnlint").iterdir()) == []
     assert not (project / ".bnlint_cache").exists()
+
+
+# --- variants: what else a cache that came from elsewhere could try ----------------------------------------
+
+
+def test_an_entry_copied_from_another_machines_cache_is_a_miss(project, tmp_path, monkeypatch):
+    """Into this machine's own (trusted) folder, at the very key it was written for."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-machine"))
+    other = tmp_path / "other-checkout"
+    shutil.copytree(project, other)
+    monkeypatch.chdir(other)
+    assert scan(["."], Settings(target_runtime="keras2", jobs=1)).findings
+    rewrite_entries(other / ".bnlint_cache", hide_findings)  # signed with the other machine's key
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "this-machine"))
+    monkeypatch.chdir(project)
+    assert scan(["."], Settings(target_runtime="keras2", jobs=1)).findings
+    (theirs,) = entry_files(other / ".bnlint_cache")
+    (ours,) = entry_files(project / ".bnlint_cache")
+    assert theirs.relative_to(other) == ours.relative_to(project)  # same key: content-addressed
+    shutil.copyfile(theirs, ours)
+    report = scan(["."], Settings(target_runtime="keras2", jobs=1))
+    assert [(f.rule, f.path) for f in report.findings] == [("BN001", "train.py")]
+
+
+def test_a_cache_folder_swapped_for_a_symlink_during_a_run_is_not_followed(tmp_path):
+    """The folder is checked once and then used through its descriptor: renaming it away and
+    putting a symlink in its place redirects nothing."""
+    from bnlint import cache
+
+    folder = tmp_path / "cache"
+    store, _ = cache.open_cache(folder)
+    moved = folder.rename(tmp_path / "moved")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder.symlink_to(outside, target_is_directory=True)
+    store.store("scan", "ef" * 32, b"payload")
+    assert list(outside.iterdir()) == []
+    assert (moved / "ef" / f"scan-{'ef' * 32}").exists()
+    assert cache.open_cache(folder)[1] == f"cache folder {folder} not used: it is a symlink"  # the next run
+
+
+def test_a_tag_that_is_a_symlink_to_a_genuine_tag_is_not_believed(project, tmp_path):
+    """A repository cannot borrow the tag of the user's own cache (its path is guessable)."""
+    genuine = tmp_path / "genuine"
+    from bnlint import cache
+
+    cache.open_cache(genuine)
+    planted = project / ".bnlint_cache"
+    planted.mkdir(mode=0o700)
+    (planted / "CACHEDIR.TAG").symlink_to(genuine / "CACHEDIR.TAG")
+    report = scan(["."], Settings(target_runtime="keras2", jobs=1))
+    assert [n for n in report.notes if "cache" in n] == [
+        "cache folder .bnlint_cache not used: bnlint did not make it on this machine (remove it, and bnlint makes its own)"]
+    assert sorted(p.name for p in planted.iterdir()) == ["CACHEDIR.TAG"]
+
+
+@pytest.mark.parametrize("kind", ["file", "fifo"])
+def test_a_cache_path_that_is_not_a_folder(project, kind):
+    path = project / ".bnlint_cache"
+    path.write_text("x") if kind == "file" else os.mkfifo(path)
+    report = scan(["."], Settings(target_runtime="keras2", jobs=1))
+    assert [(f.rule, f.path) for f in report.findings] == [("BN001", "train.py")]
+    assert [n for n in report.notes if "cache" in n] == ["cache folder .bnlint_cache not used: it is not a folder"]
+    assert report.errors == []
+
+
+def test_a_relative_xdg_cache_home_is_ignored(project, tmp_path, monkeypatch):
+    """The XDG spec: a relative path is invalid. Relative to the scanned folder, the key would
+    sit inside the tree; bnlint uses ~/.cache instead."""
+    monkeypatch.setenv("XDG_CACHE_HOME", "keys")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    scan(["."], Settings(target_runtime="keras2", jobs=1))
+    assert not (project / "keys").exists()
+    assert (tmp_path / "home" / ".cache" / "bnlint" / "secret").stat().st_size == 32
+
+
+def test_a_secret_that_came_with_a_checkout_is_refused(project, tmp_path, monkeypatch):
+    """XDG_CACHE_HOME pointed into a tree: a key shipped there is readable by others (git keeps no
+    0600 mode), so it is no key."""
+    shipped = project / "xdg" / "bnlint"
+    shipped.mkdir(parents=True)
+    (shipped / "secret").write_bytes(b"k" * 32)
+    (shipped / "secret").chmod(0o644)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(project / "xdg"))
+    report = scan(["."], Settings(target_runtime="keras2", jobs=1))
+    assert [n for n in report.notes if "cache" in n] == [
+        f"cache not used: {shipped / 'secret'}: other users may read the file (mode 644)"]

@@ -228,3 +228,17 @@ def test_the_real_worker_is_not_started_again_and_tensorflow_not_imported(projec
     changed = bnlint_check()
     assert changed["launches"] == 1
     assert {f["confirmation"]["status"] for f in changed["report"]["findings"]} == {"confirmed"}
+
+
+def test_a_model_changed_while_the_worker_runs_is_not_kept(project, worker, monkeypatch):
+    """The worker measured bytes the key was not made from: keeping its result would answer for
+    the wrong model next time."""
+    real = runner.run_worker
+
+    def swapping(payload, timeout, memory_limit_mb):
+        _resave(project / "model.keras", date="2030-01-01@00:00:00")
+        return real(payload, timeout, memory_limit_mb)
+
+    monkeypatch.setattr(runner, "run_worker", swapping)
+    check("model.keras")
+    assert list(project.glob(".bnlint_cache/??/confirm-*")) == []

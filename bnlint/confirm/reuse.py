@@ -176,6 +176,8 @@ class Memory:
         results, runtime = outcome.get("results"), outcome.get("runtime")
         if context is None or not isinstance(results, dict) or not isinstance(runtime, str):
             return
+        if payload.get("source") == "model" and _context(payload, self.common) != context:
+            return  # the model changed while the worker ran: what it measured is not this key's
         for target in payload["targets"]:
             fields = results.get(target["id"])
             if not isinstance(fields, dict) or fields.get("status") not in KEPT:
