@@ -69,6 +69,7 @@ class Cache:
         self._secret = secret
         self._fd = folder_fd
         self._pid = os.getpid()
+        self._subfolders: dict[str, int] = {}  # opened (and checked) once per process
 
     def __getstate__(self) -> dict:
         # A process of the scan's pool opens (and checks) the folder again for itself.
@@ -78,34 +79,45 @@ class Cache:
         self.__init__(state["directory"], state["secret"])  # type: ignore[misc]
 
     def __del__(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
+        if self._pid == os.getpid():
+            for fd in (*self._subfolders.values(), *([self._fd] if self._fd is not None else [])):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def _folder(self) -> int | None:
         if self._fd is None or self._pid != os.getpid():
+            self._subfolders = {}  # a forked process's copies stay its parent's to close
             try:
                 self._fd, self._pid = _verified_folder(self.directory, self._secret, create=False), os.getpid()
             except (owned_files.NotOwned, OSError):
                 return None
         return self._fd
 
+    def _subfolder(self, entry_key: str, create: bool) -> int | None:
+        """The checked subfolder an entry lives in (the first two characters of its key)."""
+        folder = self._folder() if _KEY.fullmatch(entry_key) else None
+        if folder is None:
+            return None
+        name = entry_key[:2]
+        if name not in self._subfolders:
+            try:
+                self._subfolders[name] = (owned_files.make_folder if create else owned_files.open_folder)(name, folder)
+            except (owned_files.NotOwned, OSError):
+                return None
+        return self._subfolders[name]
+
     def _header(self, kind: str, entry_key: str, payload: bytes) -> bytes:
         return ENTRY_FORMAT + b" " + _mac(self._secret, kind.encode(), entry_key.encode(), payload).encode()
 
     def load(self, kind: str, entry_key: str) -> bytes | None:
         """The bytes stored under (`kind`, `entry_key`) by this user's bnlint, or None."""
-        folder = self._folder() if _KIND.fullmatch(kind) and _KEY.fullmatch(entry_key) else None
-        if folder is None:
+        subfolder = self._subfolder(entry_key, create=False) if _KIND.fullmatch(kind) else None
+        if subfolder is None:
             return None
         try:
-            subfolder = owned_files.open_folder(entry_key[:2], folder)
-            try:
-                data = owned_files.read_file(f"{kind}-{entry_key}", subfolder, ENTRY_LIMIT)
-            finally:
-                os.close(subfolder)
+            data = owned_files.read_file(f"{kind}-{entry_key}", subfolder, ENTRY_LIMIT)
         except (owned_files.NotOwned, OSError):
             return None
         header, _, payload = data.partition(b"\n")
@@ -113,15 +125,11 @@ class Cache:
 
     def store(self, kind: str, entry_key: str, payload: bytes) -> None:
         """Keep `payload` under (`kind`, `entry_key`), replacing what was there, or nothing."""
-        folder = self._folder() if _KIND.fullmatch(kind) and _KEY.fullmatch(entry_key) else None
-        if folder is None:
+        subfolder = self._subfolder(entry_key, create=True) if _KIND.fullmatch(kind) else None
+        if subfolder is None:
             return
         try:
-            subfolder = owned_files.make_folder(entry_key[:2], folder)
-            try:
-                owned_files.write_file(f"{kind}-{entry_key}", subfolder, self._header(kind, entry_key, payload) + b"\n" + payload)
-            finally:
-                os.close(subfolder)
+            owned_files.write_file(f"{kind}-{entry_key}", subfolder, self._header(kind, entry_key, payload) + b"\n" + payload)
         except (owned_files.NotOwned, OSError):
             return
 

@@ -63,13 +63,21 @@ def _project_root(resolved: Path) -> Path:
     return repository_root(resolved.parent) or (cwd if str(resolved).startswith(str(cwd) + os.sep) else resolved.parent)
 
 
-_DIGESTS: dict[str, str] = {}  # project modules' content digests, once per scan (scripts share modules)
+# Project modules' content digests, once per scan (the scripts of a project share modules).
+_DIGESTS: dict[str, str] = {}
+_UNLINKED_DIGESTS: dict[str, str | None] = {}
 
 
 def _digest(file: str) -> str:
     if file not in _DIGESTS:
         _DIGESTS[file] = scan_cache.digest(file)
     return _DIGESTS[file]
+
+
+def _unlinked_digest(file: str) -> str | None:
+    if file not in _UNLINKED_DIGESTS:
+        _UNLINKED_DIGESTS[file] = _digest(file) if os.path.realpath(file) == file else None
+    return _UNLINKED_DIGESTS[file]
 
 
 def _sources(unit: Unit, item: Input, resolved: Path, findings: list[Finding]) -> None:
@@ -107,7 +115,9 @@ class _Job:
 
 def _cache_key(item: Input, content: bytes, job: _Job, runtime_hint: str) -> str:
     # The rules that apply to this file once per-file ignores are applied (they match its path).
-    applied = filter(_rule_filter(item, job), sorted(job.enabled))
+    applied = sorted(job.enabled)
+    if job.settings.per_file_ignores:
+        applied = list(filter(_rule_filter(item, job), applied))
     return cache.key(scan_cache.KIND, job.installation, content, item.display, item.kind, ",".join(applied), runtime_hint)
 
 
@@ -188,7 +198,7 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         key = _cache_key(item, content, job, pinned)
         place = scan_cache.Place(item.display, resolved, project_path(item.path, resolved), _project_root(resolved), item.kind)
         payload = store.load(scan_cache.KIND, key)
-        hit = None if payload is None else scan_cache.decode(payload, place, _rules_by_id(settings), job.enabled, _digest)
+        hit = None if payload is None else scan_cache.decode(payload, place, _rules_by_id(settings), job.enabled, _unlinked_digest)
         if hit is not None:
             return hit[0], hit[1], []
     unit = None
@@ -216,8 +226,14 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
     return findings, errors, []
 
 
+_RULES_BY_ID: dict[tuple[Path, ...], dict] = {}
+
+
 def _rules_by_id(settings: Settings) -> dict:
-    return {rule.id: rule for rule in load_rules(settings.rules_dirs)}
+    """The loaded rules by id (what a cached finding is checked against), once per process."""
+    if settings.rules_dirs not in _RULES_BY_ID:
+        _RULES_BY_ID[settings.rules_dirs] = {rule.id: rule for rule in load_rules(settings.rules_dirs)}
+    return _RULES_BY_ID[settings.rules_dirs]
 
 
 # Inputs between two collections of the young garbage generations (`_analyze_chunk`).
@@ -304,6 +320,8 @@ def scan(paths: list[str], settings: Settings) -> Report:
     for project in _PROJECTS.values():
         project.forget_scan()  # type: ignore[attr-defined]
     _DIGESTS.clear()
+    _UNLINKED_DIGESTS.clear()
+    _RULES_BY_ID.clear()  # the rule files may have changed since the last scan of this process
     found = discover(paths, _excludes(settings), root=settings.project_root,
                      respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
     inputs = found.inputs

@@ -39,6 +39,12 @@ def digest(file: str) -> str:
         return ""
 
 
+def unlinked_digest(file: str) -> str | None:
+    """`digest(file)` when `file` is reached without a symlink on the way (it is its own real
+    path), else None: what a dependency an entry names must be."""
+    return digest(file) if os.path.realpath(file) == file else None
+
+
 @dataclass(frozen=True)
 class Place:
     """Where the scan found the keyed file: what an entry is read against."""
@@ -95,7 +101,7 @@ def encode(findings: list[Finding], errors: list[InputError], files: dict[str, s
 
 
 def decode(payload: bytes, place: Place, rules: dict, enabled: frozenset[str],
-           digest_of: Callable[[str], str] = digest) -> tuple[list[Finding], list[InputError]] | None:
+           digest_of: Callable[[str], str | None] = unlinked_digest) -> tuple[list[Finding], list[InputError]] | None:
     """The result an entry holds, checked field by field and against the files it depends on; None: a miss."""
     try:
         data = safe_io.parse_json(payload, "cache entry")
@@ -125,7 +131,7 @@ def _text(value: object) -> bool:
     return True
 
 
-def _dependencies(deps: object, place: Place, digest_of: Callable[[str], str]) -> list[tuple[str, str]] | None:
+def _dependencies(deps: object, place: Place, digest_of: Callable[[str], str | None]) -> list[tuple[str, str]] | None:
     """(display, resolved file) of each dependency, if each is a regular file inside the project
     that still has the content the entry records; else None."""
     modules = []
@@ -136,8 +142,8 @@ def _dependencies(deps: object, place: Place, digest_of: Callable[[str], str]) -
         if not relative or "\0" in relative or os.path.isabs(relative):
             return None
         joined = os.path.normpath(os.path.join(place.file.parent, relative))
-        # The path the entry was written for, with no symlink on the way and inside the project.
-        if os.path.realpath(joined) != joined or not place.inside(joined) or digest_of(joined) != sha:
+        # The path the entry was written for, inside the project, with no symlink on the way.
+        if not place.inside(joined) or digest_of(joined) != sha:
             return None
         modules.append((place.module_display(relative), joined))
     return modules
