@@ -196,7 +196,8 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         # code that rules Keras 3 out reads them below Keras 3).
         pinned = settings.target_runtime or repr((from_pins(resolved.parent), from_pins(resolved.parent, keras3=False)))
         key = _cache_key(item, content, job, pinned)
-        place = scan_cache.Place(item.display, resolved, project_path(item.path, resolved), _project_root(resolved), item.kind)
+        place = scan_cache.Place(item.display, resolved, item.kind, lambda: _project_root(resolved),
+                                 lambda: project_path(item.path, resolved))
         payload = store.load(scan_cache.KIND, key)
         hit = None if payload is None else scan_cache.decode(payload, place, _rules_by_id(settings), job.enabled, _unlinked_digest)
         if hit is not None:

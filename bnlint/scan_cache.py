@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from bnlint import safe_io
@@ -45,15 +46,25 @@ def unlinked_digest(file: str) -> str | None:
     return digest(file) if os.path.realpath(file) == file else None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Place:
-    """Where the scan found the keyed file: what an entry is read against."""
+    """Where the scan found the keyed file: what an entry is read against. The project root and
+    the path inside the repository are worked out only when an entry needs them (most hold no
+    finding and no dependency)."""
 
     display: str  # the path as the user gave it
     file: Path  # resolved
-    project_path: str  # its path inside the repository (fingerprints)
-    root: Path  # resolved project root: dependencies must lie inside it
     kind: str  # script or notebook
+    find_root: Callable[[], Path]  # the resolved project root: dependencies must lie inside it
+    find_project_path: Callable[[], str]  # its path inside the repository (fingerprints)
+
+    @cached_property
+    def root(self) -> Path:
+        return self.find_root()
+
+    @cached_property
+    def project_path(self) -> str:
+        return self.find_project_path()
 
     def inside(self, file: str) -> bool:
         return file.startswith(str(self.root) + os.sep)
