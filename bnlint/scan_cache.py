@@ -160,7 +160,7 @@ def _dependencies(deps: object, place: Place, digest_of: Callable[[str], str | N
     return modules
 
 
-def _where(number: object, place: Place, modules: list[tuple[str, str]]) -> tuple[str, str] | None:
+def _where(number: object, place: Place, modules: list[tuple[str, str]]) -> tuple[str, str]:
     """(display, resolved file) of file `number`: 0 is the keyed file, n the n-th dependency."""
     if type(number) is not int or not 0 <= number <= len(modules):
         raise TypeError("not a file of this entry")
@@ -171,12 +171,12 @@ def _finding(data: object, place: Place, modules: list[tuple[str, str]], rules: 
              enabled: frozenset[str]) -> Finding | None:
     if not isinstance(data, dict) or any(key in data for key in _NOT_STORED) or not isinstance(data.get("related"), list):
         return None
-    display, file = _where(data.get("file"), place, modules)  # type: ignore[misc]
+    display, file = _where(data.get("file"), place, modules)
     related = []
     for item in data["related"]:
         if not isinstance(item, dict) or any(key in item for key in _RELATED_NOT_STORED):
             return None
-        item_display, _ = _where(item.get("file"), place, modules)  # type: ignore[misc]
+        item_display, _ = _where(item.get("file"), place, modules)
         fields = {k: v for k, v in item.items() if k != "file"}
         # A related place names its file only when it is not the finding's own.
         related.append(replace(build(Related, fields), path=None if item_display == display else item_display))

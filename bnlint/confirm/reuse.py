@@ -92,7 +92,11 @@ def _worker_path() -> list[str]:
     (`python -I`) leaves out: the current folder, PYTHONPATH and the user's site-packages."""
     import site
 
-    left_out = {"", os.getcwd(), *os.environ.get("PYTHONPATH", "").split(os.pathsep)}
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the folder bnlint runs in was removed
+        cwd = ""
+    left_out = {"", cwd, *os.environ.get("PYTHONPATH", "").split(os.pathsep)}
     user_site = site.getusersitepackages() if hasattr(site, "getusersitepackages") else None
     return [p for p in sys.path if p not in left_out and p != user_site]
 
