@@ -74,7 +74,7 @@ def confirm(report: Report, options) -> None:
     from bnlint.confirm.runner import confirm_findings
 
     if report.findings:
-        confirm_findings(report.findings, options)
+        confirm_findings(report.findings, options, report.notes)
 
 
 def check(paths: Sequence[str], settings: Settings | None = None, *, baseline: Path | None = None, confirm_options=None) -> Report:

@@ -1,140 +1,204 @@
-"""A content-hash cache of static results, so an unchanged file is not analysed twice.
+"""The cache folder: bytes kept under a key, read back only if this user's bnlint wrote them here.
 
-Keyed by the file's bytes plus everything else that shapes its findings (bnlint's version, the
-rules, the resolved runtime, the enabled rules). The directory only holds derived data: it is
-safe to delete at any time, and an entry that is corrupt, oversized or malformed is a miss.
+A cache is an input like any other file in a tree someone else may have made, so nothing in it is
+trusted until it proves where it came from:
 
-bnlint writes only into a cache directory it created itself (or found empty), which it marks with
-a `CACHEDIR.TAG` (the Cache Directory Tagging convention: backup tools skip it) and a `.gitignore`
-of `*`. A directory it did not create, such as the project root given as `cache-dir: .`, is
-never written to: no `.gitignore` lands where it would hide the project from git.
+- the folder must be one bnlint made (or found empty) on this machine: a real folder, not a
+  symlink, owned by the user running bnlint and writable by no one else, holding a `CACHEDIR.TAG`
+  (the Cache Directory Tagging convention: backup tools skip it) whose last line is an HMAC under
+  this user's secret (`bnlint.cache_secret`, kept outside every scanned tree). Any other folder,
+  such as one that came with a repository, tag and all, is neither read nor written: one note;
+- every entry carries an HMAC over its kind, its key and its bytes, checked before anything reads
+  the bytes: an entry copied from another machine or user, or moved to another key, is a miss;
+- below the folder no symlink is followed and every write is whole or absent
+  (`bnlint.owned_files`).
+
+What an entry holds is for its caller to keep pure data about what the key names
+(`bnlint.scan_cache`, `bnlint.confirm.reuse`). The folder is safe to delete at any time.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import json
+import hmac
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
-from bnlint import __version__, safe_io
-from bnlint.findings import Finding, InputError
+from bnlint import owned_files
+from bnlint.cache_secret import SecretUnavailable, load_secret
 
 ENTRY_LIMIT = 16 * 2**20
-CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a cache created by bnlint; it is safe to delete.\n"
+TAG_NAME = "CACHEDIR.TAG"
+TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55\n"
 GITIGNORE = "# created by bnlint: safe to delete\n*\n"
+ENTRY_FORMAT = b"bnlint-cache-2"
+_KEY = re.compile(r"[0-9a-f]{64}")
+_KIND = re.compile(r"[a-z]{1,16}")
 
 
-def key(content: bytes, *parts: str) -> str:
-    digest = hashlib.sha256(content)
-    for part in (__version__, *parts):
-        digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
+def key(*parts: bytes | str) -> str:
+    """A cache key: the SHA-256 of `parts`, each length-prefixed so that no two lists collide."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()
 
 
-def _entry(directory: Path, cache_key: str) -> Path:
-    return directory / cache_key[:2] / f"{cache_key}.json"
+def _mac(secret: bytes, *parts: bytes) -> str:
+    return hmac.new(secret, b"\0".join(parts), hashlib.sha256).hexdigest()
 
 
-_OPTIONAL_INT = ("line", "column", "end_line", "end_column", "cell")
-_TEXT = ("rule", "name", "severity", "message", "path", "verdict", "fix", "input", "anchor")
+def folder_tag(secret: bytes) -> bytes:
+    """The `CACHEDIR.TAG` of a folder this user's bnlint made: only the secret's owner can write it."""
+    mark = _mac(secret, b"bnlint cache folder")
+    return (f"{TAG_SIGNATURE}# This directory is a cache created by bnlint; it is safe to delete.\n"
+            f"# bnlint {mark}\n").encode()
 
 
-def _finding(data: object) -> Finding:
-    """A cached finding, checked field by field: a malformed one must be a miss, not a crash later."""
-    if not isinstance(data, dict):
-        raise TypeError("not a mapping")
-    if not all(isinstance(data.get(k), str) for k in _TEXT) or not isinstance(data.get("occurrence"), int):
-        raise TypeError("malformed finding")
-    if not all(data.get(k) is None or type(data.get(k)) is int for k in _OPTIONAL_INT):
-        raise TypeError("malformed location")
-    if not (data.get("layer_path") is None or isinstance(data.get("layer_path"), str)):
-        raise TypeError("malformed layer path")
-    finding = Finding.from_dict(data)
-    finding.fingerprint(), finding.sort_key()  # everything later computes from it works now
-    return finding
+class Cache:
+    """A verified cache folder. Every failure to read is a miss and every failure to write is
+    skipped: the cache is an optimisation."""
 
+    def __init__(self, directory: Path, secret: bytes, folder_fd: int | None = None) -> None:
+        self.directory = directory
+        self._secret = secret
+        self._fd = folder_fd
+        self._pid = os.getpid()
+        self._subfolders: dict[str, int] = {}  # opened (and checked) once per process
 
-def load(directory: Path, cache_key: str, digest=None) -> tuple[list[Finding], list[InputError]] | None:
-    """The stored result, if there is one and every other file it was derived from (a project
-    module the script imports) still has the content it had (`digest(path)` gives it now)."""
-    try:
-        text = safe_io.read_bytes(_entry(directory, cache_key), ENTRY_LIMIT)
-        data = safe_io.parse_json(text, "cache entry")
-        # Everything written is ASCII JSON of real text; a lone surrogate means someone else wrote it.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-        deps = data.get("deps") or {}
-        if not isinstance(deps, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in deps.items()):
+    def __getstate__(self) -> dict:
+        # A process of the scan's pool opens (and checks) the folder again for itself.
+        return {"directory": self.directory, "secret": self._secret}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["directory"], state["secret"])  # type: ignore[misc]
+
+    def __del__(self) -> None:
+        if self._pid == os.getpid():
+            for fd in (*self._subfolders.values(), *([self._fd] if self._fd is not None else [])):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _folder(self) -> int | None:
+        if self._fd is None or self._pid != os.getpid():
+            self._subfolders = {}  # a forked process's copies stay its parent's to close
+            try:
+                self._fd, self._pid = _verified_folder(self.directory, self._secret, create=False), os.getpid()
+            except (owned_files.NotOwned, OSError):
+                return None
+        return self._fd
+
+    def _subfolder(self, entry_key: str, create: bool) -> int | None:
+        """The checked subfolder an entry lives in (the first two characters of its key)."""
+        folder = self._folder() if _KEY.fullmatch(entry_key) else None
+        if folder is None:
             return None
-        if digest is not None and any(digest(path) != sha for path, sha in deps.items()):
+        name = entry_key[:2]
+        if name not in self._subfolders:
+            try:
+                self._subfolders[name] = (owned_files.make_folder if create else owned_files.open_folder)(name, folder)
+            except (owned_files.NotOwned, OSError):
+                return None
+        return self._subfolders[name]
+
+    def _header(self, kind: str, entry_key: str, payload: bytes) -> bytes:
+        return ENTRY_FORMAT + b" " + _mac(self._secret, kind.encode(), entry_key.encode(), payload).encode()
+
+    def load(self, kind: str, entry_key: str) -> bytes | None:
+        """The bytes stored under (`kind`, `entry_key`) by this user's bnlint, or None."""
+        subfolder = self._subfolder(entry_key, create=False) if _KIND.fullmatch(kind) else None
+        if subfolder is None:
             return None
-        findings = [_finding(f) for f in data["findings"]]
-        errors = [InputError(**e) for e in data["errors"]]
-        if not all(isinstance(e.path, str) and isinstance(e.message, str) for e in errors):
-            return None
-    except (safe_io.UnreadableFile, ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        return None
-    return findings, errors
-
-
-def _claim(directory: Path) -> bool:
-    """Whether bnlint may write into `directory`: it carries bnlint's tag, or bnlint creates it
-    (or finds it empty) now and tags it. Checked at every write (two small reads): the folder
-    may have been deleted or replaced since."""
-    return _tagged(directory) or _create(directory)
-
-
-def _holds(path: Path, text: str) -> bool:
-    try:
-        return safe_io.read_bytes(path, 4096) == text.encode("utf-8")
-    except safe_io.UnreadableFile:
-        return False
-
-
-def _tagged(directory: Path) -> bool:
-    if _holds(directory / "CACHEDIR.TAG", CACHEDIR_TAG):
-        return True
-    # Earlier versions marked their folder with the .gitignore alone: tag it now.
-    return _holds(directory / ".gitignore", GITIGNORE) and _write(directory / "CACHEDIR.TAG", CACHEDIR_TAG)
-
-
-def _write(path: Path, text: str) -> bool:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError:
-        return False
-    return True
-
-
-def _create(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True)
-    except FileExistsError:
         try:
-            if not directory.is_dir() or any(directory.iterdir()):
-                return _tagged(directory)  # another bnlint process may have just created it
-        except OSError:
-            return False
-    except OSError:
-        return False
-    return _write(directory / ".gitignore", GITIGNORE) and _write(directory / "CACHEDIR.TAG", CACHEDIR_TAG)
+            data = owned_files.read_file(f"{kind}-{entry_key}", subfolder, ENTRY_LIMIT)
+        except (owned_files.NotOwned, OSError):
+            return None
+        header, _, payload = data.partition(b"\n")
+        return payload if hmac.compare_digest(header, self._header(kind, entry_key, payload)) else None
+
+    def store(self, kind: str, entry_key: str, payload: bytes) -> None:
+        """Keep `payload` under (`kind`, `entry_key`), replacing what was there, or nothing."""
+        subfolder = self._subfolder(entry_key, create=True) if _KIND.fullmatch(kind) else None
+        if subfolder is None:
+            return
+        try:
+            owned_files.write_file(f"{kind}-{entry_key}", subfolder, self._header(kind, entry_key, payload) + b"\n" + payload)
+        except (owned_files.NotOwned, OSError):
+            return
 
 
-def store(directory: Path, cache_key: str, findings: list[Finding], errors: list[InputError],
-          deps: dict[str, str] | None = None) -> None:
-    """Write atomically; a cache that cannot be written is silently skipped (it is an optimisation)."""
-    import tempfile
-    from dataclasses import asdict
-
-    if not _claim(directory):
-        return
-    entry = _entry(directory, cache_key)
-    payload = {"findings": [f.to_dict() for f in findings], "errors": [asdict(e) for e in errors], "deps": deps or {}}
+def open_cache(directory: Path) -> tuple[Cache | None, str | None]:
+    """The cache in `directory`, made now if it does not exist; or None and a one-line note
+    saying why it is not used."""
+    if not owned_files.supported():
+        return None, "cache not used: this platform cannot open files without following symlinks"
     try:
-        entry.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(payload, out)
-        os.replace(tmp, entry)
-    except (OSError, ValueError):
-        return
+        secret = load_secret()
+    except SecretUnavailable as exc:
+        return None, f"cache not used: {exc}"
+    try:
+        return Cache(directory, secret, _verified_folder(directory, secret, create=True)), None
+    except owned_files.NotOwned as exc:
+        return None, f"cache folder {directory} not used: {exc}"
+    except OSError as exc:
+        return None, f"cache folder {directory} not used: {exc.strerror or exc}"
+
+
+def _verified_folder(directory: Path, secret: bytes, create: bool) -> int:
+    """A descriptor of `directory`, checked to be a cache this user's bnlint made (or made now)."""
+    try:
+        fd = owned_files.open_folder(directory)
+    except FileNotFoundError:
+        if not create:
+            raise
+        _make(directory, secret)
+        fd = owned_files.open_folder(directory)
+    try:
+        tag = folder_tag(secret)
+        try:
+            found = owned_files.read_file(TAG_NAME, fd, len(tag))
+        except FileNotFoundError:
+            found = None
+        except owned_files.NotOwned:
+            found = b""
+        if found != tag:
+            if found is not None or os.listdir(fd):
+                raise owned_files.NotOwned("bnlint did not make it on this machine (remove it, and bnlint makes its own)")
+            _mark(fd, tag)  # an empty folder holds nothing to trust: claim it
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _mark(folder_fd: int, tag: bytes) -> None:
+    owned_files.write_file(".gitignore", folder_fd, GITIGNORE.encode())
+    owned_files.write_file(TAG_NAME, folder_fd, tag)
+
+
+def _make(directory: Path, secret: bytes) -> None:
+    """Make the folder whole, tag included, under a temporary name, then rename it into place:
+    another bnlint process sees either no folder or a tagged one."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent)  # private to this user
+    try:
+        fd = owned_files.open_folder(staging)
+        try:
+            _mark(fd, folder_tag(secret))
+        finally:
+            os.close(fd)
+        os.rename(staging, directory)
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+        # Another bnlint process made it first: that one is checked like any other.
+    finally:
+        if os.path.lexists(staging):
+            shutil.rmtree(staging, ignore_errors=True)

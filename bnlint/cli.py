@@ -328,6 +328,7 @@ def _confirm_options(settings: Settings, allow_unsafe: bool, exec_scripts: bool)
         allow_unsafe=allow_unsafe,
         exec_scripts=exec_scripts,
         rules_dirs=settings.rules_dirs,
+        cache_dir=settings.cache_dir if settings.cache else None,
     )
 
 

@@ -6,13 +6,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bnlint import cache, safe_io
+from bnlint import cache, safe_io, scan_cache
 from bnlint.config import Settings
 from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path, real_path, repository_root
 from bnlint.engine import check_unit
 from bnlint.findings import Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.source import READ_LIMIT
+from bnlint.installation import installation_digest
 from bnlint.ir import Runtime, Unit
 from bnlint.not_models import lfs_pointer, skip_reason
 from bnlint.notebook_lines import cell_line_map, file_line
@@ -51,20 +52,32 @@ def _project_for(resolved: Path, prefilters):
     parsed once."""
     from bnlint.frontends.python.project import Project
 
-    cwd = _cwd()
-    root = repository_root(resolved.parent) or (cwd if str(resolved).startswith(str(cwd) + os.sep) else resolved.parent)
+    root = _project_root(resolved)
     if (root, prefilters) not in _PROJECTS:
         _PROJECTS[root, prefilters] = Project(root, prefilters)
     return _PROJECTS[root, prefilters]
 
 
-def _digest(file: str) -> str:
-    import hashlib
+def _project_root(resolved: Path) -> Path:
+    cwd = _cwd()
+    return repository_root(resolved.parent) or (cwd if str(resolved).startswith(str(cwd) + os.sep) else resolved.parent)
 
-    try:
-        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
-    except OSError:
-        return ""
+
+# Project modules' content digests, once per scan (the scripts of a project share modules).
+_DIGESTS: dict[str, str] = {}
+_UNLINKED_DIGESTS: dict[str, str | None] = {}
+
+
+def _digest(file: str) -> str:
+    if file not in _DIGESTS:
+        _DIGESTS[file] = scan_cache.digest(file)
+    return _DIGESTS[file]
+
+
+def _unlinked_digest(file: str) -> str | None:
+    if file not in _UNLINKED_DIGESTS:
+        _UNLINKED_DIGESTS[file] = _digest(file) if os.path.realpath(file) == file else None
+    return _UNLINKED_DIGESTS[file]
 
 
 def _sources(unit: Unit, item: Input, resolved: Path, findings: list[Finding]) -> None:
@@ -94,14 +107,18 @@ class _Job:
 
     settings: Settings
     enabled: frozenset[str]
-    rules_digest: str  # changes when any rule file changes: part of every cache key
+    installation: str  # bnlint's version, code and rules (`bnlint.installation`): part of every cache key
     # What a script must mention for the enabled rules to find anything (Project.worth_reading).
     prefilters: frozenset[frozenset[str]] | None = None
+    cache: cache.Cache | None = None  # None: --no-cache, or a cache folder that is not used
 
 
 def _cache_key(item: Input, content: bytes, job: _Job, runtime_hint: str) -> str:
-    return cache.key(content, item.display, item.kind, job.rules_digest, ",".join(sorted(job.enabled)),
-                     repr(sorted(job.settings.per_file_ignores.items())), runtime_hint)
+    # The rules that apply to this file once per-file ignores are applied (they match its path).
+    applied = sorted(job.enabled)
+    if job.settings.per_file_ignores:
+        applied = list(filter(_rule_filter(item, job), applied))
+    return cache.key(scan_cache.KIND, job.installation, content, item.display, item.kind, ",".join(applied), runtime_hint)
 
 
 # What the reader of each kind opens: each must be a regular file (a FIFO blocks a read forever).
@@ -157,13 +174,12 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
     settings = job.settings
     # Resolved once: where the confirmer and the autofixer find the file, and where pins are looked up.
     resolved = real_path(item.path)
-    file = str(resolved)
     try:
         _precheck(item)
     except safe_io.UnreadableFile as exc:
         return [], [InputError(item.display, str(exc))], []
     text_input = item.kind in ("script", "notebook")
-    use_cache = settings.cache and text_input
+    store = job.cache if text_input else None
     content = None
     if text_input:
         try:
@@ -175,19 +191,18 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
         pointer = lfs_pointer(content)
         if pointer is not None:
             return [], [], [InputError(item.display, pointer)]
-    if use_cache:
+    if store is not None:
         # The pins near the file can change the runtime without the file changing (both readings:
         # code that rules Keras 3 out reads them below Keras 3).
         pinned = settings.target_runtime or repr((from_pins(resolved.parent), from_pins(resolved.parent, keras3=False)))
         key = _cache_key(item, content, job, pinned)
-        hit = cache.load(settings.cache_dir, key, _digest)
+        place = scan_cache.Place(item.display, resolved, item.kind, lambda: _project_root(resolved),
+                                 lambda: project_path(item.path, resolved))
+        payload = store.load(scan_cache.KIND, key)
+        hit = None if payload is None else scan_cache.decode(payload, place, _rules_by_id(settings), job.enabled, _unlinked_digest)
         if hit is not None:
-            # The cached path may be another checkout's: the autofixer writes to this one.
-            for finding in hit[0]:
-                if finding.path == item.display:
-                    finding.source = Source(file, project_path(item.path, resolved))
             return hit[0], hit[1], []
-    deps: dict[str, str] = {}
+    unit = None
     try:
         unit = _read_unit(item, resolved, job, content)
     except FrontendError as exc:
@@ -196,17 +211,30 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
             return [], [], [InputError(item.display, reason)]
         findings, errors = [], [InputError(item.display, str(exc))]
     except (OSError, MemoryError, RecursionError) as exc:
-        findings, errors = [], [InputError(item.display, f"cannot read: {exc}")]
+        # Not cached: a file that could not be read now may be readable next time.
+        return [], [InputError(item.display, f"cannot read: {exc}")], []
     else:
         findings, errors = analyze_unit(unit, item, job, resolved.parent)
         if item.kind == "notebook" and findings:
             place_notebook_lines(findings, content.decode("utf-8-sig", "replace"))
         _sources(unit, item, resolved, findings)
-        if use_cache:  # the findings depend on the project modules read too: a change to one is a miss
-            deps = {other: _digest(other) for other in (*unit.files.values(), *unit.consulted)}
-    if use_cache:
-        cache.store(settings.cache_dir, key, findings, errors, deps)
+    if store is not None:
+        # The findings depend on the project modules read too: a change to one is a miss.
+        files, consulted = (unit.files, unit.consulted) if unit is not None else ({}, set())
+        entry = scan_cache.encode(findings, errors, files, consulted, place, _digest)
+        if entry is not None:
+            store.store(scan_cache.KIND, key, entry)
     return findings, errors, []
+
+
+_RULES_BY_ID: dict[tuple[Path, ...], dict] = {}
+
+
+def _rules_by_id(settings: Settings) -> dict:
+    """The loaded rules by id (what a cached finding is checked against), once per process."""
+    if settings.rules_dirs not in _RULES_BY_ID:
+        _RULES_BY_ID[settings.rules_dirs] = {rule.id: rule for rule in load_rules(settings.rules_dirs)}
+    return _RULES_BY_ID[settings.rules_dirs]
 
 
 # Inputs between two collections of the young garbage generations (`_analyze_chunk`).
@@ -244,11 +272,11 @@ def _pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def _job(settings: Settings) -> _Job:
+def _job(settings: Settings, store: cache.Cache | None = None) -> _Job:
     rules = load_rules(settings.rules_dirs)
-    digest = ",".join(f"{r.id}:{r.source}:{r.source.stat().st_mtime_ns}" for r in rules)
     enabled = frozenset(enabled_rules(settings, rules))
-    return _Job(settings, enabled, digest, _prefilters([r for r in rules if r.id in enabled]))
+    installation = installation_digest(settings.rules_dirs) if store is not None else ""
+    return _Job(settings, enabled, installation, _prefilters([r for r in rules if r.id in enabled]), store)
 
 
 def _prefilters(rules) -> frozenset[frozenset[str]] | None:
@@ -292,10 +320,16 @@ def scan(paths: list[str], settings: Settings) -> Report:
     forget_pins()
     for project in _PROJECTS.values():
         project.forget_scan()  # type: ignore[attr-defined]
-    job = _job(settings)
+    _DIGESTS.clear()
+    _UNLINKED_DIGESTS.clear()
+    _RULES_BY_ID.clear()  # the rule files may have changed since the last scan of this process
     found = discover(paths, _excludes(settings), root=settings.project_root,
                      respect_gitignore=settings.respect_gitignore, force_exclude=settings.force_exclude)
     inputs = found.inputs
+    store, cache_note = None, None
+    if settings.cache and any(item.kind in ("script", "notebook") for item in inputs):
+        store, cache_note = cache.open_cache(settings.cache_dir)
+    job = _job(settings, store)
     jobs = settings.jobs or os.cpu_count() or 1
     if jobs > 1 and len(inputs) >= PARALLEL_THRESHOLD:
         size = max(1, len(inputs) // (jobs * 4))
@@ -307,6 +341,7 @@ def scan(paths: list[str], settings: Settings) -> Report:
     else:
         results = _analyze_chunk(inputs, job)
     report = _new_report(settings)
+    report.notes += [cache_note] if cache_note else []
     report.errors.extend(found.errors)
     report.skipped.extend(found.skipped)
     _collect(report, results)

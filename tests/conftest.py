@@ -13,6 +13,15 @@ from bnlint.ir import Runtime
 from bnlint.rules import load_rules
 
 
+@pytest.fixture(autouse=True)
+def private_cache_home(tmp_path_factory, monkeypatch) -> Path:
+    """bnlint keeps its cache key in the user's cache home ($XDG_CACHE_HOME/bnlint): the tests
+    use one of their own (inherited by the processes they start), never the real one."""
+    home = tmp_path_factory.mktemp("xdg-cache-home")  # one per test: a test may damage its secret
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def repository(tmp_path, monkeypatch):
     """An empty folder with a `.git` (the search for pins and the project root stops there), as

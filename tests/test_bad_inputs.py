@@ -554,63 +554,45 @@ def test_the_cache_writes_only_into_a_folder_it_created(tmp_path):
     from bnlint import cache
 
     created = tmp_path / "fresh" / ".bnlint_cache"
-    cache.store(created, "ab" * 32, [], [])
+    store, note = cache.open_cache(created)
+    assert note is None
+    store.store("scan", "ab" * 32, b"{}")
     assert (created / ".gitignore").read_text() == cache.GITIGNORE
     assert (created / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
-    assert cache.load(created, "ab" * 32) == ([], [])
+    assert store.load("scan", "ab" * 32) == b"{}"
 
-    project = tmp_path / "project"  # `cache-dir: .`: a folder that already holds the user's files
+    project = tmp_path / "project"  # `--cache-dir .`: a folder that already holds the user's files
     project.mkdir()
     (project / "train.py").write_text("x = 1\n")
-    cache.store(project, "cd" * 32, [], [])
+    assert cache.open_cache(project)[0] is None
     assert sorted(p.name for p in project.iterdir()) == ["train.py"]  # no .gitignore, no entries
-
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    cache.store(empty, "ef" * 32, [], [])  # an empty folder is claimed, and tagged
-    assert (empty / "CACHEDIR.TAG").exists() and cache.load(empty, "ef" * 32) == ([], [])
-
-
-def test_a_cache_folder_of_an_earlier_version_is_adopted(tmp_path):
-    from bnlint import cache
-
-    old = tmp_path / ".bnlint_cache"
-    old.mkdir()
-    (old / ".gitignore").write_text(cache.GITIGNORE)
-    (old / "12").mkdir()
-    cache.store(old, "12" * 32, [], [])
-    assert (old / "CACHEDIR.TAG").exists() and cache.load(old, "12" * 32) == ([], [])
 
 
 @pytest.mark.parametrize(
     "entry",
     [
         "[" * 100_000 + "]" * 100_000,
-        json.dumps({"findings": [{"rule": "\ud800"}], "errors": []}),
-        json.dumps({"findings": [], "errors": [{"path": 5, "message": None}]}),
-        json.dumps({"findings": "x", "errors": {}}),
-        '{"findings": [' + "[]," * 3_000_000 + '[]], "errors": []}',
+        json.dumps({"deps": [], "findings": [{"rule": "\ud800"}], "errors": []}),
+        json.dumps({"deps": [], "findings": [], "errors": [5, None]}),
+        json.dumps({"deps": [], "findings": "x", "errors": {}}),
+        json.dumps({"deps": {"/etc/passwd": ""}, "findings": [], "errors": []}),
+        '{"deps": [], "findings": [' + "[]," * 3_000_000 + '[]], "errors": []}',
         "{not json",
+        "\udcff",
     ],
-    ids=["deep", "surrogate", "wrong-types", "not-lists", "values-bomb", "not-json"],
+    ids=["deep", "surrogate", "wrong-types", "not-lists", "deps-by-path", "values-bomb", "not-json", "not-utf8"],
 )
-def test_a_hostile_cache_entry_is_a_miss(tmp_path, entry, sample_report):
+def test_a_hostile_cache_entry_is_a_miss(repository, entry):
+    """Signed with this user's key (someone who could write the cache and sign), and still only a miss."""
     from bnlint import cache
+    from bnlint.config import Settings
+    from bnlint.scan import scan
 
-    folder = tmp_path / ".bnlint_cache"
-    finding = sample_report.findings[2]
-    cache.store(folder, "aa" * 32, [finding], [])
-    assert cache.load(folder, "aa" * 32) == ([finding], [])
-    (folder / "aa" / f"{'aa' * 32}.json").write_text(entry)
-    assert cache.load(folder, "aa" * 32) is None
-
-
-def test_a_cache_entry_that_is_a_fifo_is_a_miss(tmp_path):
-    from bnlint import cache
-
-    folder = tmp_path / ".bnlint_cache"
-    cache.store(folder, "bb" * 32, [], [])
-    entry = folder / "bb" / f"{'bb' * 32}.json"
-    entry.unlink()
-    os.mkfifo(entry)
-    assert cache.load(folder, "bb" * 32) is None
+    (repository / "train.py").write_text((Path(__file__).resolve().parent.parent / "examples" / "finetune_buggy.py").read_text())
+    settings = Settings(jobs=1)
+    fresh = [f.to_json() for f in scan(["."], settings).findings]
+    assert fresh
+    (path,) = (repository / ".bnlint_cache").glob("??/scan-*")
+    store, _ = cache.open_cache(repository / ".bnlint_cache")
+    store.store("scan", path.name.removeprefix("scan-"), entry.encode("utf-8", "surrogateescape"))
+    assert [f.to_json() for f in scan(["."], settings).findings] == fresh

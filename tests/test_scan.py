@@ -97,7 +97,7 @@ def test_a_file_skipped_for_its_imports_is_read_again_when_one_of_them_changes(t
 def test_a_corrupt_or_deleted_cache_is_a_miss(project, monkeypatch):
     settings = Settings(cache_dir=project / "cache", jobs=1)
     expected = _summary(scan(["."], settings))
-    for entry in (project / "cache").rglob("*.json"):
+    for entry in (project / "cache").rglob("scan-*"):
         entry.write_text("{not json")
     calls = _count_frontend_calls(monkeypatch)
     assert _summary(scan(["."], settings)) == expected

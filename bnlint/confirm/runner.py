@@ -63,6 +63,7 @@ class ConfirmOptions:
     allow_unsafe: bool = False  # import the modules that define a model's custom layers
     exec_scripts: bool = False  # run .py scripts up to their first fit()
     rules_dirs: tuple[Path, ...] = ()  # user rule directories: their `confirm:` blocks count too
+    cache_dir: Path | None = None  # where confirmations are kept and reused (`bnlint.confirm.reuse`); None: never
 
     def __post_init__(self) -> None:
         if self.timeout is None:  # "not configured" from a caller's settings
@@ -161,6 +162,7 @@ class _Skip(Exception):
 class _Job:
     payload: dict
     findings: dict[str, list[Finding]] = field(default_factory=dict)  # by target id
+    recalled: dict[str, dict] = field(default_factory=dict)  # results kept from an earlier run, by target id
 
 
 def _runtime_for_script(finding: Finding) -> str:
@@ -288,9 +290,11 @@ def _checks(rules_dirs: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
     return {rule.id: (rule.check, rule.check_reason) for rule in load_rules(rules_dirs)}
 
 
-def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
-    """Fill `finding.confirmation` for every finding, in place. Never raises for a model's
-    problems; raises UsageError for a `--sample` that cannot be used at all."""
+def confirm_findings(findings: list[Finding], options: ConfirmOptions, notes: list[str] | None = None) -> None:
+    """Fill `finding.confirmation` for every finding, in place (results kept in the cache are
+    reused: a job whose every target is kept starts no worker). Never raises for a model's
+    problems; raises UsageError for a `--sample` that cannot be used at all. A note about the
+    cache goes to `notes`."""
     if options.sample is not None and tensorflow_available():
         from bnlint.confirm.sample import MAX_ROWS, SampleError, check_sample
 
@@ -316,8 +320,19 @@ def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
             finding.confirmation = Confirmation("unconfirmed", reason=str(exc))
 
     jobs = list(planner.jobs.values())
+    memory = None
+    if options.cache_dir is not None and jobs:
+        from bnlint.confirm.reuse import open_memory
 
-    def run(job: _Job) -> dict | str:
+        memory, note = open_memory(options.cache_dir, options.rules_dirs, str(options.sample) if options.sample else None)
+        if note and notes is not None and note not in notes:
+            notes.append(note)
+    for job in jobs if memory is not None else ():
+        job.recalled = memory.recall(job.payload)
+
+    def run(job: _Job) -> dict | str | None:
+        if not job.payload["targets"]:
+            return None  # every target's result was kept: no worker
         try:
             return run_worker(job.payload, options.timeout, options.memory_limit_mb)
         except WorkerFailure as exc:
@@ -328,18 +343,22 @@ def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         outcomes = list(pool.map(run, jobs))
     for job, outcome in zip(jobs, outcomes):
+        if memory is not None and isinstance(outcome, dict):
+            memory.remember(job.payload, outcome)
         for target_id, targeted in job.findings.items():
-            if isinstance(outcome, str):
-                confirmation = Confirmation("unconfirmed", reason=outcome)
+            if target_id in job.recalled:
+                fields, runtime = job.recalled[target_id], job.recalled[target_id]["runtime"]
+            elif isinstance(outcome, str):
+                fields, runtime = {"status": "unconfirmed", "reason": outcome}, None
             else:
-                fields = outcome.get("results", {}).get(target_id) or {}
-                confirmation = Confirmation(
-                    status=fields.get("status", "unconfirmed"), mode=fields.get("mode"),
-                    metrics=dict(fields.get("metrics") or {}),
-                    reason=fields.get("reason") or "the worker returned no result for this finding",
-                    runtime=outcome.get("runtime"), remedies=dict(fields.get("remedies") or {}),
-                    measured=dict(fields.get("measured") or {}),
-                )
+                fields, runtime = (outcome or {}).get("results", {}).get(target_id) or {}, (outcome or {}).get("runtime")
+            confirmation = Confirmation(
+                status=fields.get("status", "unconfirmed"), mode=fields.get("mode"),
+                metrics=dict(fields.get("metrics") or {}),
+                reason=fields.get("reason") or "the worker returned no result for this finding",
+                runtime=runtime, remedies=dict(fields.get("remedies") or {}),
+                measured=dict(fields.get("measured") or {}),
+            )
             for finding in targeted:
                 measured = dict(confirmation.measured)
                 if "path" in measured:

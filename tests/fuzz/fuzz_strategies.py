@@ -247,11 +247,28 @@ def baseline_documents():
                                                          "findings": st.one_of(st.lists(entry, max_size=5), JSON_VALUES)}))
 
 
+# What a cache entry's finding holds (bnlint.scan_cache: no path, no source; files by number).
+CACHE_FINDING_KEYS = ["rule", "name", "severity", "message", "line", "column", "cell", "layer_path", "runtime", "subject",
+                      "related", "verdict", "occurrence", "anchor", "fixer", "input", "snippet", "suppression", "file",
+                      "path", "source", "confirmation"]
+CACHE_DEPENDENCIES = st.lists(st.tuples(st.sampled_from(["helper.py", "../x.py", "/etc/passwd", "", ".", "a/../../b.py",
+                                                         "train.py", "\x00", "link.py"]),
+                                        st.sampled_from(["", "0" * 64, "x"])).map(list), max_size=3)
+
+
 def cache_documents():
-    finding = st.dictionaries(st.sampled_from(["rule", "name", "severity", "message", "path", "line", "column", "cell", "layer_path",
-                                               "runtime", "confirmation", "subject", "related", "source", "verdict", "occurrence"]),
-                              JSON_VALUES, max_size=8)
-    return st.one_of(JSON_VALUES, st.fixed_dictionaries({"findings": st.lists(finding, max_size=3), "errors": st.one_of(JSON_VALUES, st.just([]))}))
+    """Cache entries: junk, documents of the entry's shape with values of any type, and dependency
+    lists that name files outside the project (each signed by the test, as only bnlint can)."""
+    finding = st.dictionaries(st.sampled_from(CACHE_FINDING_KEYS), JSON_VALUES, max_size=8)
+    return st.one_of(JSON_VALUES, st.fixed_dictionaries({"deps": st.one_of(CACHE_DEPENDENCIES, JSON_VALUES),
+                                                         "findings": st.lists(finding, max_size=3),
+                                                         "errors": st.one_of(JSON_VALUES, st.just([]))}))
+
+
+def cache_entry_mutations():
+    """(container index, slot index, value) edits of a real entry (`mutate_config`)."""
+    return st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0), st.one_of(JSON_VALUES, NODE_JUNK)),
+                    min_size=1, max_size=4)
 
 
 # --- directory trees ----------------------------------------------------------------------------------------

@@ -12,7 +12,15 @@ import fuzz_inputs as inputs
 import pytest
 import yaml
 from fuzz_harness import Scenario
-from fuzz_strategies import baseline_documents, bnlint_yaml_documents, cache_documents, pyproject_documents, rule_documents
+from fuzz_strategies import (
+    baseline_documents,
+    bnlint_yaml_documents,
+    cache_documents,
+    cache_entry_mutations,
+    mutate_config,
+    pyproject_documents,
+    rule_documents,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -148,27 +156,44 @@ def test_a_layer_name_with_a_lone_surrogate_in_baselines(tmp_path):
 
 HOSTILE_ENTRIES = [
     "[" * 100_000 + "]" * 100_000,
-    json.dumps({"findings": [{"rule": "\ud800"}], "errors": []}),
-    json.dumps({"findings": [], "errors": [{"path": 5, "message": None}]}),
-    json.dumps({"findings": "x", "errors": {}}),
-    '{"findings": [' + "[]," * 3_000_000 + "[]], \"errors\": []}",
+    json.dumps({"deps": [], "findings": [{"rule": "\ud800"}], "errors": []}),
+    json.dumps({"deps": [], "findings": [], "errors": [{"path": 5, "message": None}]}),
+    json.dumps({"deps": [], "findings": "x", "errors": {}}),
+    json.dumps({"deps": [["../../../etc/passwd", ""]], "findings": [], "errors": []}),
+    '{"deps": [], "findings": [' + "[]," * 3_000_000 + "[]], \"errors\": []}",
 ]
 
 
-def _poison_cache(s: Scenario, entries: list[str]) -> int:
-    files = sorted(p for p in (s.tree / ".bnlint_cache").rglob("*.json"))
+def _cache_entries(s: Scenario) -> list[Path]:
+    return sorted(p for p in (s.tree / ".bnlint_cache").glob("??/*") if p.is_file())
+
+
+def _poison_cache(s: Scenario, entries: list[str | bytes], sign: bool = True) -> int:
+    """Put `entries` in place of the cache's entries: signed with this user's key (as only bnlint
+    can: what is fuzzed is then the field-by-field check), or written raw (a miss unread)."""
+    from bnlint import cache
+
+    files = _cache_entries(s)
+    store = cache.open_cache(s.tree / ".bnlint_cache")[0] if sign else None
     for number, path in enumerate(files):
-        path.write_text(entries[number % len(entries)])
+        entry = entries[number % len(entries)]
+        data = entry.encode("utf-8", "surrogatepass") if isinstance(entry, str) else entry
+        if store is not None:
+            kind, _, key = path.name.partition("-")
+            store.store(kind, key, data)
+        else:
+            path.write_bytes(data)
     return len(files)
 
 
-def test_hostile_cache_entries(tmp_path):
+@pytest.mark.parametrize("sign", [True, False], ids=["signed", "unsigned"])
+def test_hostile_cache_entries(tmp_path, sign):
     s = Scenario(tmp_path)
     s.add("train.py", bad=False).write_text(inputs.TRAINING_SCRIPT)
     for number in range(len(HOSTILE_ENTRIES)):
         s.add(f"copy_{number}.py", bad=False).write_text(inputs.TRAINING_SCRIPT + f"# {number}\n")
     first = s.run()
-    assert _poison_cache(s, HOSTILE_ENTRIES) >= len(HOSTILE_ENTRIES)
+    assert _poison_cache(s, HOSTILE_ENTRIES, sign) >= len(HOSTILE_ENTRIES)
     again = s.run()
     assert again.report()["findings"] == first.report()["findings"], "a poisoned entry is a miss, never a result"
 
@@ -213,12 +238,51 @@ def test_generated_baselines(document):
 
 @given(st.lists(cache_documents(), min_size=1, max_size=3))
 def test_generated_cache_entries(documents):
-    """Whatever an entry holds, reading it is safe. (A well-formed entry is trusted: only someone who
-    can write the cache folder, and so the sources, can make one; its key cannot be predicted.)"""
+    """Whatever a signed entry holds, reading it is safe, and every place it reports is in a file
+    the scan found: an entry that does not check out field by field is a miss. (A signed entry
+    that does check out is believed: only this user's bnlint can sign one.)"""
     s, folder = scenario()
     with folder:
         s.add("train.py", bad=False).write_text(inputs.TRAINING_SCRIPT)
         s.add("other.py", bad=False).write_text(inputs.TRAINING_SCRIPT.replace("MobileNetV2", "ResNet50"))
         s.run()
         _poison_cache(s, [json.dumps(d) for d in documents])
-        s.run()
+        _only_scanned_files(s.run(), s.expect.inputs, documents)
+
+
+@given(cache_entry_mutations())
+def test_mutated_cache_entries(edits):
+    """A real entry (a finding in a helper module, a related place in the script) with values
+    replaced by junk, signed: reading it is safe, and it names no file but the script and its helper."""
+    s, folder = scenario()
+    with folder:
+        (s.tree / "helper.py").write_text(_HELPER, encoding="utf-8")
+        s.add("train.py", bad=False).write_text("from helper import build\nmodel = build()\nmodel.fit(x, y)\n")
+        args = ("check", "--no-confirm", "--target-runtime", "keras2", "--format", "json", ".")
+        first = s.run(*args)
+        assert "helper.py" in [f["path"] for f in first.report()["findings"]]
+        (entry,) = [p for p in _cache_entries(s) if b"helper.py" in p.read_bytes()]
+        document = json.loads(entry.read_bytes().partition(b"\n")[2])
+        _poison_cache(s, [json.dumps(mutate_config(document, edits))])
+        _only_scanned_files(s.run(*args), s.expect.inputs | {"helper.py"}, edits)
+
+
+def _only_scanned_files(run, files: set, what) -> None:
+    report = run.report()
+    assert report is not None, run.describe()
+    named = {f["path"] for f in report["findings"]} | {r.get("path") for f in report["findings"] for r in f["related"]}
+    assert named - {None} <= files, f"an entry named {sorted(named - files - {None})}: {what!r}"
+
+
+_HELPER = """\
+import tensorflow as tf
+
+
+def build():
+    base = tf.keras.applications.MobileNetV2(weights=None, include_top=False)
+    base.trainable = False
+    inputs = tf.keras.Input((96, 96, 3))
+    model = tf.keras.Model(inputs, base(inputs))
+    model.compile(optimizer="adam", loss="mse")
+    return model
+"""
