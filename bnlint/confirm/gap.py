@@ -76,7 +76,7 @@ class _Run:
         self.loss_function, self.optimizer = loss_function, optimizer
         self.batch_size, self.epochs, self.shuffle_seed = options["batch_size"], options["epochs"], options["shuffle_seed"]
         self.kinds = kinds
-        from bnlint.confirm.measure import is_batchnorm, walk_layers
+        from bnlint.confirm.layers import is_batchnorm, walk_layers
 
         self.statistics = [v for layer in walk_layers(model) if is_batchnorm(layer) for v in (layer.moving_mean, layer.moving_variance)]
 
@@ -164,8 +164,8 @@ def _optimizer(K, model):
 
 def measure_gap(keras_module, job: dict) -> dict:
     """fit()'s and evaluate()'s losses and the terms between them (see the module docstring)."""
+    from bnlint.confirm.layers import walk_layers
     from bnlint.confirm.loading import batch_for, load_model
-    from bnlint.confirm.measure import walk_layers
     from bnlint.confirm.randomness import Randomness
     from bnlint.confirm.sample import synthetic_labels
 
