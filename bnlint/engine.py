@@ -12,6 +12,7 @@ from bnlint.fix import fixer_for
 from bnlint.ir import Runtime, Unit
 from bnlint.match import MISSING, lookup
 from bnlint.rules import Rule, pick
+from bnlint.vocabulary import VERDICT_SEVERITY
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 # The fact that the suppression pass produces (unused directives), matched after every other rule.
@@ -106,7 +107,7 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
     return Finding(
         rule=rule.id,
         name=rule.name,
-        severity=rule.severity_for(verdict),  # type: ignore[arg-type]
+        severity=VERDICT_SEVERITY[verdict],  # type: ignore[index]
         verdict=verdict,
         message=render(pick(rule.message, runtime, verdict, unit.kind), record),
         fix=render(pick(rule.fix, runtime, verdict, unit.kind), record),
