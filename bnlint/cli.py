@@ -168,7 +168,7 @@ def check(paths, output_format, output, select, extend_select, ignore, preview, 
             _add_noqa(report)
         if fix or diff:
             # Findings the baseline accepts are not fixed either.
-            changed = api.fix(report, write=fix and not diff, show_diff=diff)
+            changed = api.fix(report, write=fix and not diff, show_diff=diff, settings=settings, baseline=baseline_in)
             if diff:
                 # Like ruff: only the diff, nothing written; exit 1 when there is something to fix.
                 _print_errors(report)

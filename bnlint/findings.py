@@ -47,6 +47,8 @@ class Subject:
     unfrozen: str | None = None  # its name
     unfrozen_architecture: str | None = None
     unfrozen_opaque: bool = False
+    # A suppression directive that suppresses nothing (BN100): the codes in it to remove.
+    unused_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
