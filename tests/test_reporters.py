@@ -155,7 +155,7 @@ def test_text_place_without_column_or_line():
 def test_json_is_the_report_contract(sample_report, rules):
     data = json.loads(FORMATS["json"](sample_report, rules))
     assert data == sample_report.to_json()
-    assert set(data) == {"version", "findings", "errors", "skipped", "notes"}
+    assert set(data) == {"version", "findings", "errors", "skipped", "notes", "accepted_by_baseline"}
     notebook = data["findings"][1]
     assert (notebook["path"], notebook["cell"], notebook["line"], notebook["layer_path"]) == (
         "notebooks/fine tune.ipynb", 3, 5, None)
