@@ -346,3 +346,15 @@ def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
                     measured["path"] = finding.path  # as the user gave it, like the finding's own path
                 finding.confirmation = replace(confirmation, metrics=dict(confirmation.metrics), remedies=dict(confirmation.remedies),
                                                measured=measured)
+
+
+def replica_job(finding: Finding, check: str) -> dict:
+    """What the worker needs to rebuild a script finding's base as a replica (`bnlint explain
+    train.py`): `{"runtime", "replica"}`. Raises ValueError with the reason when it cannot."""
+    try:
+        if finding.runtime.target == "legacy":
+            raise _Skip("the code targets legacy Keras (<= 2.3), whose BatchNormalization no installed runtime reproduces")
+        job, target = _Planner(ConfirmOptions())._reproduced(finding.source.file if finding.source else "", finding, check)
+    except _Skip as exc:
+        raise ValueError(str(exc)) from None
+    return {"runtime": job.payload["runtime"], "replica": target}
