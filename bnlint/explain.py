@@ -26,6 +26,7 @@ from pathlib import Path
 
 import click
 
+from bnlint.confirm import INSTALL_TENSORFLOW
 from bnlint.errors import UsageProblem
 
 # Loss names `--loss` accepts (Keras' own identifiers, default from_logits=False).
@@ -262,7 +263,7 @@ def explain_command(model: Path, sample, loss, batch_size, epochs, shuffle_seed,
 
     shown = str(model)
     if not tensorflow_available():
-        raise UsageProblem("bnlint explain needs TensorFlow: pip install 'bnlint[tf]'")
+        raise UsageProblem(f"bnlint explain needs TensorFlow: {INSTALL_TENSORFLOW}")
     options = {"batch_size": batch_size, "epochs": epochs, "shuffle_seed": shuffle_seed}
     if model.is_file() and model.suffix.lower() in SCRIPT_SUFFIXES:
         if sample is not None:

@@ -226,11 +226,11 @@ def test_confirm_without_tensorflow_is_a_clear_usage_error_and_the_default_skips
     monkeypatch.setattr(confirm, "tensorflow_available", lambda: False)
     forced = run("check", "buggy.py", "--confirm", "--no-cache")
     assert forced.exit_code == 2
-    assert "bnlint: error: --confirm needs TensorFlow: pip install 'bnlint[tf]'" in forced.output
+    assert "bnlint: error: --confirm needs TensorFlow: pip install tensorflow" in forced.output
     default = run("check", "buggy.py", "--no-cache", "--format", "json")
     assert default.exit_code == 1
     assert json.loads(default.stdout)["findings"][0]["confirmation"]["status"] == "not-run"
     # ... and says so, once, on stderr (stdout stays valid JSON).
     assert default.stderr.splitlines() == [
-        "note: confirmation skipped: TensorFlow is not installed (pip install 'bnlint[tf]'; --no-confirm silences this)"]
+        "note: confirmation skipped: TensorFlow is not installed (pip install tensorflow; --no-confirm silences this)"]
     assert "note:" not in run("check", "buggy.py", "--no-cache", "--no-confirm").stderr

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bnlint.confirm import NO_CHECK
+from bnlint.confirm import INSTALL_TENSORFLOW, NO_CHECK
 from bnlint.errors import UsageError
 from bnlint.findings import Confirmation, Finding
 
@@ -308,7 +308,7 @@ def confirm_findings(findings: list[Finding], options: ConfirmOptions) -> None:
             finding.confirmation = Confirmation("not-run", reason=reason)
             continue
         if not available:
-            finding.confirmation = Confirmation("unconfirmed", reason="TensorFlow is not installed (pip install 'bnlint[tf]')")
+            finding.confirmation = Confirmation("unconfirmed", reason=f"TensorFlow is not installed ({INSTALL_TENSORFLOW})")
             continue
         try:
             planner.add(finding, check)
