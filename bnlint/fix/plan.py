@@ -23,6 +23,7 @@ import re
 import tokenize
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from bnlint.findings import Finding
 from bnlint.frontends.python.imports import canonical
@@ -161,6 +162,16 @@ class Script:
         exact = [n for n in around if n.lineno == line and column is not None and n.col_offset + 1 == column]
         # Nested statements start after the ones that hold them: the latest start is the innermost.
         return (exact or sorted(around, key=lambda n: (n.lineno, n.col_offset)) or [None])[-1]
+
+    @cached_property
+    def comments(self) -> dict[int, list[tuple[int, str]]]:
+        """(start column, text) of each comment, by line: what tokenize calls a comment (a `#` in
+        a string is none)."""
+        found: dict[int, list[tuple[int, str]]] = {}
+        for token in tokenize.generate_tokens(io.StringIO(self.text).readline):
+            if token.type == tokenize.COMMENT:
+                found.setdefault(token.start[0], []).append((token.start[1], token.string))
+        return found
 
     def _indent_unit(self) -> str:
         """How much this file indents a block (four spaces when nothing says otherwise)."""
@@ -489,22 +500,10 @@ def plan_freeze_batchnorm(script: Script, finding: Finding) -> Plan | None:
 
 def _comment_at(script: Script, line: int, column: int) -> tuple[int, str] | None:
     """(start column, text) of the comment on `line` that holds the 0-based character `column`."""
-    for token in _comments(script).get(line, ()):
-        start, text = token
+    for start, text in script.comments.get(line, ()):
         if start <= column < start + len(text):
-            return token
+            return start, text
     return None
-
-
-def _comments(script: Script) -> dict[int, list[tuple[int, str]]]:
-    cached = getattr(script, "_comment_tokens", None)
-    if cached is None:
-        cached = {}
-        for token in tokenize.generate_tokens(io.StringIO(script.text).readline):
-            if token.type == tokenize.COMMENT:
-                cached.setdefault(token.start[0], []).append((token.start[1], token.string))
-        script._comment_tokens = cached  # type: ignore[attr-defined]
-    return cached
 
 
 def _without_codes(directive: str, drop: set[str]) -> str:
