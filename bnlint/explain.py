@@ -196,8 +196,9 @@ def _l1_label(report: dict) -> str:
 def _replica_text(replica: dict) -> str:
     finding = replica["finding"]
     state = "unfrozen, as the script trains it after the unfreeze" if replica["unfrozen"] else "frozen, as the script trains it"
+    where = f"cell {finding['cell']}, line {finding['line']}" if finding.get("cell") else f"line {finding['line']}"
     return (f"Measured on a replica of `{replica['base']}` ({replica['architecture']} with weights=None, random "
-            f"weights and synthetic data), {state} ({finding['rule']}, line {finding['line']}); the script was not run. "
+            f"weights and synthetic data), {state} ({finding['rule']}, {where}); the script was not run. "
             f"Its numbers are the replica's; what carries over is whether BatchNormalization adds to the gap at all "
             f"(a non-zero batchnorm term: its layers run on batch statistics in fit()). For your model's own numbers, "
             f"{SAVE_HINT}.")
