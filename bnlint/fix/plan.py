@@ -18,6 +18,7 @@ Positions are LibCST's: 1-based lines, 0-based columns counted in characters (`a
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import re
 import tokenize
@@ -96,7 +97,12 @@ class Plan:
 
 
 class Script:
-    """A script's text and syntax tree, with `ast`'s byte columns turned into character columns."""
+    """A script's text and syntax tree, with `ast`'s byte columns turned into character columns.
+
+    What a plan looks up (parents, calls and statements by position) is indexed on demand, one
+    top-level statement at a time: the scan plans each fixable finding of a file, and walking a
+    file of 40,000 statements for one finding would cost more than the scan of it.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -105,10 +111,25 @@ class Script:
         first = _NEWLINE.search(text)
         self.newline = first.group() if first else "\n"
         self.parents: dict[ast.AST, ast.AST] = {}
-        for node in ast.walk(self.tree):
+        self._starts: dict[tuple[type, int, int], list[ast.AST]] = {}
+        self._indexed: set[int] = set()
+        self._ends = [node.end_lineno for node in self.tree.body]
+
+    def _index(self, line: int) -> None:
+        """Index the top-level statement that holds `line`: its nodes' parents, and its calls and
+        statements by where they start."""
+        at = bisect.bisect_left(self._ends, line)
+        if at == len(self._ends) or at in self._indexed:
+            return
+        self._indexed.add(at)
+        top = self.tree.body[at]
+        self.parents[top] = self.tree
+        for node in ast.walk(top):
             for child in ast.iter_child_nodes(node):
                 self.parents[child] = node
-        self.indent_unit = self._indent_unit()
+            kind = ast.Call if isinstance(node, ast.Call) else ast.stmt if isinstance(node, ast.stmt) else None
+            if kind is not None:
+                self._starts.setdefault((kind, node.lineno, node.col_offset), []).append(node)
 
     def line(self, number: int) -> str:
         """Line `number` (1-based) without its line break."""
@@ -123,7 +144,12 @@ class Script:
                     node.end_lineno, self.column(node.end_lineno, node.end_col_offset))
 
     def source(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ""
+        where = self.span(node)
+        if where.line == where.end_line:
+            return self.line(where.line)[where.column : where.end_column]
+        middle = [self.line(n) for n in range(where.line + 1, where.end_line)]
+        lines = [self.line(where.line)[where.column :], *middle, self.line(where.end_line)[: where.end_column]]
+        return self.newline.join(lines)
 
     def indentation(self, node: ast.stmt) -> str | None:
         """The whitespace before a statement, or None when it does not begin its line."""
@@ -147,21 +173,24 @@ class Script:
         return node
 
     def calls_at(self, line: int | None, column: int | None) -> list[ast.Call]:
+        """The calls that start at a 1-based line and column (the finding's place)."""
         if line is None or column is None:
             return []
-        return [
-            n for n in ast.walk(self.tree)
-            if isinstance(n, ast.Call) and n.lineno == line and n.col_offset + 1 == column
-        ]
+        self._index(line)
+        return list(self._starts.get((ast.Call, line, column - 1), ()))  # type: ignore[arg-type]
 
     def statement_at(self, line: int | None, column: int | None) -> ast.stmt | None:
         """The statement that starts at a 1-based line/column, else the innermost one on that line."""
         if line is None:
             return None
-        around = [n for n in ast.walk(self.tree) if isinstance(n, ast.stmt) and n.lineno <= line <= n.end_lineno]
-        exact = [n for n in around if n.lineno == line and column is not None and n.col_offset + 1 == column]
+        self._index(line)
+        exact = self._starts.get((ast.stmt, line, column - 1), []) if column is not None else []
+        if exact:
+            return exact[-1]  # type: ignore[return-value]
+        around = [n for nodes in self._starts.values() for n in nodes
+                  if isinstance(n, ast.stmt) and n.lineno <= line <= n.end_lineno]
         # Nested statements start after the ones that hold them: the latest start is the innermost.
-        return (exact or sorted(around, key=lambda n: (n.lineno, n.col_offset)) or [None])[-1]
+        return (sorted(around, key=lambda n: (n.lineno, n.col_offset)) or [None])[-1]
 
     @cached_property
     def comments(self) -> dict[int, list[tuple[int, str]]]:
@@ -173,15 +202,21 @@ class Script:
                 found.setdefault(token.start[0], []).append((token.start[1], token.string))
         return found
 
-    def _indent_unit(self) -> str:
-        """How much this file indents a block (four spaces when nothing says otherwise)."""
-        for node in ast.walk(self.tree):
+    @cached_property
+    def indent_unit(self) -> str:
+        """How much this file indents a block (four spaces when nothing says otherwise): the first
+        block of the first compound statement at the top of the module that shows it."""
+        for node in self.tree.body:
             body = getattr(node, "body", None)
-            if isinstance(node, ast.stmt) and isinstance(body, list) and body and body[0].lineno > node.lineno:
+            if isinstance(body, list) and body and body[0].lineno > node.lineno:
                 outer, inner = self.indentation(node), self.indentation(body[0])
                 if outer is not None and inner is not None and inner.startswith(outer) and len(inner) > len(outer):
                     return inner[len(outer) :]
         return "    "
+
+    def uses(self, name: str) -> bool:
+        """Whether `name` occurs in the file as a word (in code, strings or comments alike)."""
+        return re.search(rf"(?<![\w.]){re.escape(name)}\b", self.text) is not None
 
 
 def _pick_call(script: Script, finding: Finding, name: str | None) -> ast.Call | None:
@@ -364,7 +399,8 @@ def batchnorm_spelling(script: Script, before_line: int) -> tuple[str, tuple[Edi
         return None
     if spellings:
         return min(spellings)[1], ()
-    if _BN_NAME in _bound_names(script.tree):
+    if script.uses(_BN_NAME) and _BN_NAME in _bound_names(script.tree) | {
+            n.id for n in ast.walk(script.tree) if isinstance(n, ast.Name)}:
         return None  # a class or variable of the file's own already has that name
     return _BN_NAME, _import_batchnorm(script, [(s, always) for s, always in imports if s.lineno < before_line])
 
@@ -455,9 +491,8 @@ def _names_the_target(script: Script, model: ast.AST, stmt: ast.stmt, target: st
 
 
 def _unused_name(script: Script) -> str:
-    names = {n.id for n in ast.walk(script.tree) if isinstance(n, ast.Name)}
     candidates = ["_layer", "_bn_layer"] + [f"_bn_layer{i}" for i in range(2, 100)]
-    return next(c for c in candidates if c not in names)
+    return next(c for c in candidates if not script.uses(c))
 
 
 def _flat_application(architecture: str | None, opaque: bool) -> bool:
