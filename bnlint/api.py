@@ -62,11 +62,19 @@ def apply_baseline(report: Report, baseline: Path) -> int:
     return apply(report, load_baseline(baseline))
 
 
-def fix(report: Report, *, write: bool, show_diff: bool = False) -> int:
-    """Fix what can be fixed safely in the report's scripts; return how many files change."""
+def fix(report: Report, *, write: bool, show_diff: bool = False, settings: Settings | None = None,
+        baseline: Path | None = None) -> int:
+    """Fix what can be fixed safely in the report's scripts, each until its fixes settle (what a fix
+    reveals is fixed too; findings the `baseline` accepts are not); return how many files change."""
     from bnlint.fix.apply import apply_fixes
 
-    return apply_fixes(report, write=write, show_diff=show_diff)
+    def relint(path: str, text: str) -> list[Finding]:
+        again = check_source(text, path, settings)
+        if baseline is not None:
+            apply_baseline(again, baseline)
+        return again.findings
+
+    return apply_fixes(report, write=write, show_diff=show_diff, relint=relint)
 
 
 def confirm(report: Report, options) -> None:

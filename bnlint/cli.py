@@ -16,6 +16,7 @@ import click
 
 from bnlint import __version__, api
 from bnlint.config import Settings
+from bnlint.confirm import INSTALL_TENSORFLOW
 from bnlint.discover import real_path
 from bnlint.errors import UsageError, UsageProblem
 from bnlint.findings import Report
@@ -168,7 +169,7 @@ def check(paths, output_format, output, select, extend_select, ignore, preview, 
             _add_noqa(report)
         if fix or diff:
             # Findings the baseline accepts are not fixed either.
-            changed = api.fix(report, write=fix and not diff, show_diff=diff)
+            changed = api.fix(report, write=fix and not diff, show_diff=diff, settings=settings, baseline=baseline_in)
             if diff:
                 # Like ruff: only the diff, nothing written; exit 1 when there is something to fix.
                 _print_errors(report)
@@ -180,7 +181,7 @@ def check(paths, output_format, output, select, extend_select, ignore, preview, 
             if options is not None:
                 api.confirm(report, options)
             elif settings.confirm is None and report.findings and not _tensorflow_available():
-                report.notes.append("confirmation skipped: TensorFlow is not installed (pip install 'bnlint[tf]'; --no-confirm silences this)")
+                report.notes.append(f"confirmation skipped: TensorFlow is not installed ({INSTALL_TENSORFLOW}; --no-confirm silences this)")
     except UsageError as exc:
         raise _usage(exc) from None
 
@@ -319,7 +320,7 @@ def _confirm_options(settings: Settings, allow_unsafe: bool, exec_scripts: bool)
 
     if not _tensorflow_available():
         if settings.confirm:
-            raise UsageError("--confirm needs TensorFlow: pip install 'bnlint[tf]'")
+            raise UsageError(f"--confirm needs TensorFlow: {INSTALL_TENSORFLOW}")
         return None
     return ConfirmOptions(
         sample=settings.sample,

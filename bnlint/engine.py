@@ -12,6 +12,7 @@ from bnlint.fix import fixer_for
 from bnlint.ir import Runtime, Unit
 from bnlint.match import MISSING, lookup
 from bnlint.rules import Rule, pick
+from bnlint.vocabulary import VERDICT_SEVERITY
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 # The fact that the suppression pass produces (unused directives), matched after every other rule.
@@ -79,6 +80,8 @@ def _subject(fact: str, record: dict) -> Subject:
                      "unfrozen_opaque": bool(model.get("opaque"))}
     else:
         model = record
+        if record.get("unused_codes"):
+            extra = {"unused_codes": tuple(record["unused_codes"])}
     return Subject(
         name=str(model.get("name") or ""), cls=str(model.get("cls") or ""), kind=model.get("kind") or "model",
         architecture=model.get("architecture"), arguments=dict(model.get("arguments") or {}),
@@ -106,7 +109,7 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
     return Finding(
         rule=rule.id,
         name=rule.name,
-        severity=rule.severity_for(verdict),  # type: ignore[arg-type]
+        severity=VERDICT_SEVERITY[verdict],  # type: ignore[index]
         verdict=verdict,
         message=render(pick(rule.message, runtime, verdict, unit.kind), record),
         fix=render(pick(rule.fix, runtime, verdict, unit.kind), record),
@@ -124,6 +127,25 @@ def _finding(rule: Rule, fact: str, record: dict, unit: Unit) -> Finding:
         fixer=fixer_for(rule.script_fixer, rule.model_fixer, unit.kind, runtime),
         snippet=_snippet(unit, path, location),
     )
+
+
+def _keep_fixable(unit: Unit, findings: list[Finding]) -> None:
+    """Let each script fixer say whether it will fix its finding: `[*]` marks only those."""
+    by_path: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.fixer is not None:
+            by_path.setdefault(finding.path, []).append(finding)
+    if not by_path:
+        return
+    from bnlint.fix.plan import keep_fixable  # `ast` only: the editing library is not loaded
+
+    for path, group in by_path.items():
+        lines = lines_of(unit, path, None)
+        if lines is None:
+            for finding in group:
+                finding.fixer = None
+        else:
+            keep_fixable("\n".join(lines), group)
 
 
 # Records that do not carry a verdict (user rules over plain facts) get one from the severity.
@@ -166,6 +188,8 @@ def check_unit(unit: Unit, rules: Iterable[Rule], enabled: Callable[[str], bool]
     extra = suppressions.apply(unit, unused, {}, enabled, explicitly=True)
     findings = sorted(outcome.findings + extra.findings, key=Finding.sort_key)
     suppressed = sorted(outcome.suppressed + extra.suppressed, key=Finding.sort_key)
+    if unit.kind == "script":
+        _keep_fixable(unit, findings)
     seen: Counter = Counter()
     for finding in sorted(findings + suppressed, key=Finding.sort_key):
         anchor = _anchor(unit, finding)

@@ -47,6 +47,8 @@ class Subject:
     unfrozen: str | None = None  # its name
     unfrozen_architecture: str | None = None
     unfrozen_opaque: bool = False
+    # A suppression directive that suppresses nothing (BN100): the codes in it to remove.
+    unused_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,4 +201,10 @@ class Report:
             "errors": [{"path": e.path, "message": e.message} for e in self.errors],
             "skipped": [{"path": e.path, "message": e.message} for e in self.skipped],
             "notes": list(self.notes),
+            "accepted_by_baseline": self.accepted_by_baseline,
         }
+
+    @property
+    def accepted_by_baseline(self) -> int:
+        """How many findings the baseline accepted (and so are not listed)."""
+        return sum(1 for f in self.suppressed if f.suppression == "baseline")

@@ -17,7 +17,7 @@ from bnlint import match, safe_io, yaml_data
 from bnlint.confirm import CHECKS, NO_CHECK
 from bnlint.errors import UsageError
 from bnlint.fix import MODEL_FIXERS, SCRIPT_FIXERS
-from bnlint.vocabulary import INPUT_KINDS, RUNTIMES, SEVERITIES, VERDICTS
+from bnlint.vocabulary import INPUT_KINDS, RUNTIMES, SEVERITIES, VERDICT_SEVERITY, VERDICTS
 
 RULE_ID = re.compile(r"^[A-Z]+[0-9]{3}$")
 FACTS = ("call", "model", "trainable_change", "fit", "base", "suppression")
@@ -118,14 +118,20 @@ def _texts(value, field_name: str, path: Path) -> Texts:
     raise RuleError(f"{path}: `{field_name}` must be text or a mapping by runtime and verdict ({keys}, runtime/verdict)")
 
 
-def _severity(value, path: Path) -> dict[str, str]:
+def _severity(value, verdict: str | None, path: Path) -> dict[str, str]:
     if isinstance(value, str) and value in SEVERITIES:
-        return {"default": value}
-    if isinstance(value, dict) and value and set(value) <= {"default", *VERDICTS} and all(v in SEVERITIES for v in value.values()):
+        table = {"default": value}
+    elif isinstance(value, dict) and value and set(value) <= {"default", *VERDICTS} and all(v in SEVERITIES for v in value.values()):
         table = dict(value)
         table.setdefault("default", min(table.values(), key=SEVERITIES.index))
-        return table
-    raise RuleError(f"{path}: `severity` must be one of {', '.join(SEVERITIES)}, or a mapping from verdict to one")
+    else:
+        raise RuleError(f"{path}: `severity` must be one of {', '.join(SEVERITIES)}, or a mapping from verdict to one")
+    # Severity follows the verdict: a rule that says otherwise would pass `--fail-on error` on an error.
+    declared = table | ({verdict: table["default"]} if verdict and verdict not in table else {})
+    wrong = [f"{v} is {VERDICT_SEVERITY[v]}, not {s}" for v, s in declared.items() if v in VERDICT_SEVERITY and s != VERDICT_SEVERITY[v]]
+    if wrong:
+        raise RuleError(f"{path}: `severity` must follow the verdict ({'; '.join(wrong)})")
+    return table
 
 
 def _fix(value, path: Path) -> tuple[Texts, str | None, str | None]:
@@ -217,11 +223,12 @@ def parse_rule(data: object, path: Path) -> Rule:
     verdict = data.get("verdict")
     if verdict is not None and verdict not in VERDICTS:
         raise RuleError(f"{path}: verdict must be one of {', '.join(VERDICTS)}")
+    severity = _severity(data["severity"], verdict, path)
     check, check_reason = _confirm(data.get("confirm"), path)
     return Rule(
         id=data["id"],
         name=data["name"],
-        severity=_severity(data["severity"], path),
+        severity=severity,
         inputs=inputs,
         summary=data["summary"].strip(),
         message=_texts(data["message"], "message", path),

@@ -164,7 +164,7 @@ def _unused_record(unit: Unit, directive: Directive, known: dict[str, tuple[str,
                 "end_column": directive.end_column, "cell": directive.cell, "layer_path": None}
     return {"runtime": unit.runtime.target, "input": unit.kind, "location": location, "verdict": "note",
             "unused": True, "directive": directive.text, "scope": "file" if directive.file_level else "line",
-            "reason": reason}
+            "reason": reason, "unused_codes": [] if not directive.codes else unused + unknown}
 
 
 # --- --add-noqa ----------------------------------------------------------------------------

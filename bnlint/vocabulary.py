@@ -22,6 +22,8 @@ SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 #   note     worth knowing for whoever fine-tunes a saved model; never fails a build by default
 Verdict = Literal["active", "exposed", "latent", "note"]
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+# Severity follows the verdict, for every rule (a contract; `--fail-on` filters by severity).
+VERDICT_SEVERITY: dict[Verdict, Severity] = {"active": "error", "exposed": "error", "latent": "warning", "note": "info"}
 
 InputKind = Literal["script", "notebook", "model"]
 INPUT_KINDS: tuple[InputKind, ...] = get_args(InputKind)

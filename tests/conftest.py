@@ -11,6 +11,7 @@ import pytest
 from bnlint.findings import Confirmation, Finding, InputError, Report
 from bnlint.ir import Runtime
 from bnlint.rules import load_rules
+from bnlint.vocabulary import VERDICT_SEVERITY
 
 
 @pytest.fixture(autouse=True)
@@ -60,10 +61,11 @@ def rules():
     return load_rules()
 
 
-def _finding(rules_by_id, rule_id: str, message: str, fix: str, runtime: Runtime, anchor: str, **where) -> Finding:
+def _finding(rules_by_id, rule_id: str, verdict: str, message: str, fix: str, runtime: Runtime, anchor: str, **where) -> Finding:
     rule = rules_by_id[rule_id]
     return Finding(
-        rule=rule.id, name=rule.name, severity=rule.default_severity, message=message, fix=fix, runtime=runtime,
+        rule=rule.id, name=rule.name, severity=VERDICT_SEVERITY[verdict], verdict=verdict, message=message, fix=fix,
+        runtime=runtime,
         # What the engine fills in; fingerprints are computed from it.
         anchor=anchor, occurrence=0,
         **where,
@@ -72,15 +74,15 @@ def _finding(rules_by_id, rule_id: str, message: str, fix: str, runtime: Runtime
 
 @pytest.fixture
 def sample_report(rules) -> Report:
-    """One finding of each shape (script, notebook, saved model, warning) plus an input error.
+    """One finding of each shape (script, notebook, saved model, stale fit) plus an input error.
 
-    Together they cover every confirmation status, the three runtimes and characters that
+    Together they cover every confirmation status, every severity, the three runtimes and characters that
     the formats must escape (`%`, `:`, `,`, a newline-free but long message).
     """
     by_id = {rule.id: rule for rule in rules}
     keras3_script = Runtime("keras3", "import keras (line 1)")
     script = _finding(
-        by_id, "BN001",
+        by_id, "BN001", "exposed",
         "Frozen `base` (ResNet50) contains BatchNormalization and is called without `training=False`: "
         "once it is unfrozen, fit() trains its BN layers on batch statistics.",
         "Keep the BatchNormalization layers of `base` frozen when you unfreeze it.",
@@ -96,7 +98,7 @@ def sample_report(rules) -> Report:
         remedies={"training-false": False, "freeze-batchnorm": True},
     )
     notebook = _finding(
-        by_id, "BN002",
+        by_id, "BN002", "latent",
         "Frozen `backbone` (MobileNetV2) is composed in Sequential, where no call can pass `training=False`.",
         "Build the model with the functional API and call `backbone(inputs, training=False)`.",
         Runtime("keras2", "import tf_keras (cell 1, line 2)"), "model = tf_keras.Sequential([backbone, head])",
@@ -104,7 +106,7 @@ def sample_report(rules) -> Report:
     )
     notebook.confirmation = Confirmation(status="unconfirmed", reason="TensorFlow is not installed")
     saved = _finding(
-        by_id, "BN001",
+        by_id, "BN001", "note",
         "Frozen `backbone` (Functional) contains BatchNormalization and is called without `training=False`.",
         "Keep the BatchNormalization layers of `backbone` frozen when you unfreeze it.",
         Runtime("keras3", "metadata.json keras_version 3.15.1"), "encoder/backbone",
@@ -117,8 +119,8 @@ def sample_report(rules) -> Report:
         reason="its BN layers are kept frozen, so no mode changes their statistics",
         runtime="keras 3.15.1 / tensorflow 2.21.0",
     )
-    warning = _finding(
-        by_id, "BN003",
+    stale_fit = _finding(
+        by_id, "BN003", "active",
         "`fit()` runs after `base.trainable` was changed since the last `compile()`: 100% of the new "
         "weights stay untrained.",
         "Call `compile()` again after changing `trainable` and before `fit()`.",
@@ -126,7 +128,7 @@ def sample_report(rules) -> Report:
         path="train.py", line=40, column=1, end_line=40, end_column=26,
     )
     return Report(
-        findings=[saved, notebook, script, warning],
+        findings=[saved, notebook, script, stale_fit],
         errors=[InputError("broken.keras", "not a .keras archive (no config.json)")],
         files_scanned=4,
         version="0.1.0",  # pinned so that the golden files do not change with every release

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from bnlint.cli import cli
 from bnlint.engine import run_rules
 from bnlint.fix.model import reorder_weight_names
-from bnlint.fix.script import fix_source
+from bnlint.fix.script import fix_source, fix_until_settled
 from bnlint.frontends.models.reader import read_model_config
 from bnlint.frontends.python.script import analyze_source
 from bnlint.ir import Runtime
@@ -48,6 +48,13 @@ def fixed(code: str, runtime: str) -> str:
     left = {(f.rule, f.line) for f in lint(new, runtime)}
     assert not {f.rule for f in done} & {rule for rule, _ in left}, left
     return new
+
+
+def fixed_until_settled(code: str, runtime: str) -> str:
+    """What `check --fix` makes of the code: fixed, linted again and fixed again until it settles."""
+    outcome = fix_until_settled(code, lint(code, runtime), lambda text: lint(text, runtime))
+    assert outcome.remaining == [] and lint(outcome.text, runtime) == []
+    return outcome.text
 
 
 @pytest.fixture
@@ -542,3 +549,145 @@ def test_fixed_h5_loads_every_weight_into_the_same_layer(library, tmp_path):
     assert [layer.trainable for layer in base.layers[1:]] == [False, False, True, False]
     for (layer, i), value in weights.items():
         np.testing.assert_array_equal(base.get_layer(layer).weights[i].numpy(), value, err_msg=f"{layer}[{i}]")
+
+
+# --- names a fix needs, `[*]` as a promise, fixes that reveal fixes ----------------------------
+
+FROM_IMPORTS = """\
+from keras.applications import MobileNetV2
+from keras.layers import Input, Dense, GlobalAveragePooling2D
+from keras.models import Model
+import numpy as np
+
+images, labels = np.zeros((8, 96, 96, 3)), np.zeros((8, 2))
+base = MobileNetV2(input_shape=(96, 96, 3), include_top=False, weights=None)
+base.trainable = False
+inputs = Input(shape=(96, 96, 3))
+x = GlobalAveragePooling2D()(base(inputs, training=False))
+model = Model(inputs, Dense(2, activation="softmax")(x))
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+model.fit(images, labels, epochs=1)
+
+base.trainable = True
+model.fit(images, labels, epochs=1)
+"""
+FROM_IMPORTS_FIXED = FROM_IMPORTS.replace(
+    "GlobalAveragePooling2D\n", "GlobalAveragePooling2D, BatchNormalization\n"
+).replace(
+    "base.trainable = True\n",
+    "base.trainable = True\n"
+    "for _layer in base.layers:\n"
+    "    if isinstance(_layer, BatchNormalization):\n"
+    "        _layer.trainable = False\n"
+    'model.compile(optimizer="adam", loss="categorical_crossentropy")\n',
+)
+
+
+def test_a_fix_marked_fixable_is_applied_with_the_import_it_needs_and_what_it_reveals(project):
+    """A new user's script: Keras names imported one by one, a stale fit() after the unfreeze.
+    The recompile (pass 1) makes that fit() train the unfrozen base: the BN loop (pass 2) needs
+    `BatchNormalization`, which the file has not imported."""
+    script = project / "train.py"
+    script.write_text(FROM_IMPORTS)
+    args = ("train.py", "--no-confirm", "--no-cache")
+    before = run("check", *args)
+    assert "BN003 [*]" in before.stdout and "[*] 1 fixable with `bnlint check --fix`." in before.stdout
+    diff = run("check", *args, "--diff")
+    assert diff.exit_code == 1
+    assert "+from keras.layers import Input, Dense, GlobalAveragePooling2D, BatchNormalization\n" in diff.stdout
+    assert "+    if isinstance(_layer, BatchNormalization):\n" in diff.stdout
+    assert script.read_text() == FROM_IMPORTS
+    result = run("check", *args, "--fix")
+    assert result.exit_code == 0, result.output
+    assert "Fixed 2 findings in 1 file." in result.stderr
+    assert script.read_text() == FROM_IMPORTS_FIXED
+    assert "fixable" not in result.stdout
+
+
+def test_fixes_that_do_not_settle_say_what_is_left(project, monkeypatch):
+    from bnlint.fix import script as script_fixer
+
+    monkeypatch.setattr(script_fixer, "MAX_PASSES", 1)
+    (project / "train.py").write_text(FROM_IMPORTS)
+    result = run("check", "train.py", "--no-confirm", "--no-cache", "--fix")
+    assert result.exit_code == 1
+    assert "train.py: 1 fixable finding left after 1 pass of fixes (reported below)" in result.stderr
+    assert "BN004 [*]" in result.stdout and "[*] 1 fixable" in result.stdout  # a second --fix fixes it
+    assert run("check", "train.py", "--no-confirm", "--no-cache", "--fix").exit_code == 0
+    assert (project / "train.py").read_text() == FROM_IMPORTS_FIXED
+
+
+def test_the_import_is_added_in_the_files_own_spelling_and_layout():
+    code = """\
+\"\"\"Fine-tune an EfficientNet.\"\"\"
+from tensorflow.keras.applications import EfficientNetB0
+from tensorflow.keras.models import Sequential
+from tensorflow.keras.layers import (
+    Dense,
+    Dropout,
+)
+
+base = EfficientNetB0(weights=None, include_top=False, pooling="avg")
+base.trainable = False
+model = Sequential([base, Dropout(0.2), Dense(2)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+for layer in base.layers[-20:]:
+    layer.trainable = True
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+"""
+    assert fixed(code, "keras3") == code.replace("    Dropout,\n", "    Dropout,\n    BatchNormalization,\n").replace(
+        "    layer.trainable = True\n",
+        "    layer.trainable = True\n"
+        "for _layer in base.layers:\n"
+        "    if isinstance(_layer, BatchNormalization):\n"
+        "        _layer.trainable = False\n",
+    )
+
+
+def test_a_name_the_file_uses_for_something_else_is_not_taken():
+    code = FROM_IMPORTS.replace("import numpy as np\n", "import numpy as np\nclass BatchNormalization: ...\n")
+    code = code.replace("base.trainable = True\n", "base.trainable = True\nmodel.compile(optimizer='adam', loss='mse')\n")
+    findings = lint(code, "keras3")
+    assert [(f.rule, f.fixable) for f in findings] == [("BN004", False)]  # no `[*]`: nothing would change
+    assert fix_source(code, findings) == (code, [])
+
+
+def test_an_unfixable_finding_is_not_marked_fixable_and_diff_prints_nothing(project):
+    # A statement sharing its line with an `if`: no safe place for the BN loop.
+    (project / "train.py").write_text(FROM_IMPORTS.replace(
+        "\nbase.trainable = True\n", "\nif True: base.trainable = True\nmodel.compile(optimizer='adam', loss='mse')\n"))
+    result = run("check", "train.py", "--no-confirm", "--no-cache")
+    assert result.exit_code == 1 and "BN004 " in result.stdout
+    assert "[*]" not in result.stdout and "fixable" not in result.stdout
+    diff = run("check", "train.py", "--no-confirm", "--no-cache", "--diff")
+    assert (diff.exit_code, diff.stdout) == (0, "")
+
+
+def test_a_multi_line_compile_copied_into_a_deeper_block_keeps_its_shape():
+    code = """\
+import keras
+base = keras.applications.ResNet50(weights=None, include_top=False, pooling="avg")
+base.trainable = False
+model = keras.Sequential([base, keras.layers.Dense(2)])
+model.compile(
+    optimizer="adam",
+    loss="mse",
+)
+model.fit(x, y)
+def fine_tune():
+    for step in range(2):
+        base.trainable = True
+        model.fit(x, y)
+fine_tune()
+"""
+    assert "        base.trainable = True\n" \
+           "        for _layer in base.layers:\n" \
+           "            if isinstance(_layer, keras.layers.BatchNormalization):\n" \
+           "                _layer.trainable = False\n" \
+           "        model.compile(\n" \
+           "            optimizer=\"adam\",\n" \
+           "            loss=\"mse\",\n" \
+           "        )\n" \
+           "        model.fit(x, y)\n" in fixed_until_settled(code, "keras3")

@@ -109,6 +109,31 @@ def test_a_baseline_matches_wherever_bnlint_runs_from_inside_the_repository(tmp_
     assert "BN001" not in result.output
 
 
+def test_a_run_the_baseline_quietened_says_how_many_it_accepted(repository):
+    import json
+
+    from click.testing import CliRunner
+
+    from bnlint.cli import cli
+
+    (repository / "train.py").write_text(
+        "import tf_keras as keras\nbase = keras.applications.ResNet50(weights=None)\nbase.trainable = False\n"
+        "inputs = keras.Input((32, 32, 3))\nmodel = keras.Model(inputs, base(inputs))\n"
+        "model.compile(optimizer='adam', loss='mse')\nmodel.fit(x, y)\n"
+    )
+    runner = CliRunner()
+    args = ["check", "train.py", "--no-confirm", "--no-cache"]
+    assert runner.invoke(cli, [*args, "--write-baseline", "baseline.json"]).exit_code == 0
+    result = runner.invoke(cli, [*args, "--baseline", "baseline.json"])
+    assert result.exit_code == 0
+    assert result.stdout == "All checks passed (1 file).\n1 finding accepted by the baseline is not shown.\n"
+    as_json = json.loads(runner.invoke(cli, [*args, "--baseline", "baseline.json", "--format", "json"]).stdout)
+    assert (as_json["findings"], as_json["accepted_by_baseline"]) == ([], 1)
+    without = json.loads(runner.invoke(cli, [*args, "--format", "json"]).stdout)
+    assert (len(without["findings"]), without["accepted_by_baseline"]) == (1, 0)
+    assert "baseline" not in runner.invoke(cli, args).stdout
+
+
 # --- hostile baselines (issue 12) ----------------------------------------------------------------------------
 
 

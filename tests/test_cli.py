@@ -201,14 +201,16 @@ def test_the_command_exits_at_once_with_its_status_and_all_of_its_output(project
 
 
 def test_static_path_never_imports_tensorflow(project):
+    # Nor the editing library: which findings are fixable (`[*]`) is decided from `ast` alone.
     code = (
         "import sys; from bnlint.cli import cli; sys.argv = ['bnlint', 'check', '.', '--no-confirm', '--no-cache'];\n"
         "try:\n    cli(prog_name='bnlint')  # main() itself exits at once\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras', 'libcst'))\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    assert "BN004 [*]" in result.stdout  # a fixable finding was found, and said so
 
 
 def test_python_dash_m(project):
@@ -224,11 +226,11 @@ def test_confirm_without_tensorflow_is_a_clear_usage_error_and_the_default_skips
     monkeypatch.setattr(confirm, "tensorflow_available", lambda: False)
     forced = run("check", "buggy.py", "--confirm", "--no-cache")
     assert forced.exit_code == 2
-    assert "bnlint: error: --confirm needs TensorFlow: pip install 'bnlint[tf]'" in forced.output
+    assert "bnlint: error: --confirm needs TensorFlow: pip install tensorflow" in forced.output
     default = run("check", "buggy.py", "--no-cache", "--format", "json")
     assert default.exit_code == 1
     assert json.loads(default.stdout)["findings"][0]["confirmation"]["status"] == "not-run"
     # ... and says so, once, on stderr (stdout stays valid JSON).
     assert default.stderr.splitlines() == [
-        "note: confirmation skipped: TensorFlow is not installed (pip install 'bnlint[tf]'; --no-confirm silences this)"]
+        "note: confirmation skipped: TensorFlow is not installed (pip install tensorflow; --no-confirm silences this)"]
     assert "note:" not in run("check", "buggy.py", "--no-cache", "--no-confirm").stderr

@@ -471,7 +471,7 @@ def test_without_tensorflow_every_checkable_finding_is_unconfirmed(tmp_path, mon
     finding = make_finding("BN002", tmp_path / "m.keras", "model", layer_path="base")
     confirm_findings([finding], ConfirmOptions())
     assert (finding.confirmation.status, finding.confirmation.reason) == (
-        "unconfirmed", "TensorFlow is not installed (pip install 'bnlint[tf]')")
+        "unconfirmed", "TensorFlow is not installed (pip install tensorflow)")
 
 
 # --- sample batches ---------------------------------------------------------------------

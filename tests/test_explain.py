@@ -113,6 +113,7 @@ def test_one_full_batch_step_is_what_fit_and_evaluate_report(models):
     assert c["dropout"] == 0.0 and c["augmentation"] == 0.0  # the model has neither
     assert abs(c["batchnorm"]) > 1e-2 and abs(c["weight_update"]) > 1e-2
     assert report["draws"]["count"] == 1 and report["layers"] == ["batchnorm"]
+    assert report["batchnorm_layers"] == {"layers": 1, "trainable": 1}
     assert hashlib.sha256(models["batchnorm"].read_bytes()).hexdigest() == before
 
 
@@ -224,6 +225,8 @@ def test_a_model_without_dropout_or_batchnorm_has_only_the_weight_update(tmp_pat
     assert report["contributions"]["batchnorm"] == 0.0
     assert report["contributions"]["weight_update"] != 0.0  # one Adam(1e-3) step on synthetic labels
     assert report["fit"]["rows"] == 8 and report["batch"] == "8x4 synthetic batch"
+    assert report["batchnorm_layers"] == {"layers": 0, "trainable": 0}
+    assert "The model has no BatchNormalization layer." in report["conclusion"]
 
 
 @pytest.mark.tf
@@ -285,7 +288,7 @@ def test_without_tensorflow_explain_says_how_to_get_it(tmp_path, monkeypatch):
     (tmp_path / "m.keras").write_bytes(b"")
     result = explain(str(tmp_path / "m.keras"))
     assert result.exit_code == 2
-    assert result.output.strip() == "bnlint: error: bnlint explain needs TensorFlow: pip install 'bnlint[tf]'"
+    assert result.output.strip() == "bnlint: error: bnlint explain needs TensorFlow: pip install tensorflow"
 
 
 MEASURED = {
@@ -313,3 +316,106 @@ def test_the_report_is_the_telescoping_sum_of_the_losses_and_says_what_was_repro
     assert "  dropout         L0 - L1         +0.25" in text  # no augmentation layer: no La row
     assert "fit() loss per epoch: 0.9, 0.5 (the table is the last epoch)" in text
     assert "Over 5 seeded draws fit()'s loss ranged from 0.4 to 0.6 (std 0.0707)." in text
+
+
+# --- the conclusion in words, and training scripts ----------------------------------------------
+
+
+def _report(losses: dict, batchnorm: dict | None = None, draws: dict | None = None) -> dict:
+    measured = MEASURED | {"losses": losses, "draws": draws or {"count": 1, "fit_loss": [losses["L0"]], "min": losses["L0"],
+                                                                  "max": losses["L0"], "std": 0.0}}
+    if batchnorm is not None:
+        measured["batchnorm"] = batchnorm
+    return gap_report("model.keras", "keras 3.15.1 / tensorflow 2.21.0", measured)
+
+
+def test_the_conclusion_names_the_dominant_term_says_whether_anything_is_wrong_and_what_to_do():
+    weights = _report({"L0": 1.0, "La": 1.0, "L1": 1.0, "L2": 0.95, "L3": 0.5}, {"layers": 3, "trainable": 3})
+    assert weights["conclusion"].startswith(
+        "fit() reports a higher loss than evaluate() (1 against 0.5); 90% of the difference is the weights changing "
+        "during the epoch. That is training at work")
+    assert "Nothing is wrong" in weights["conclusion"]
+    batchnorm = _report({"L0": 0.2, "La": 0.2, "L1": 0.2, "L2": 1.4, "L3": 1.5}, {"layers": 3, "trainable": 3})
+    assert "92% of the difference is BatchNormalization normalising each batch" in batchnorm["conclusion"]
+    assert "keep its BatchNormalization layers frozen" in batchnorm["conclusion"]
+    assert "`bnlint check` on the training script" in batchnorm["conclusion"]
+    same = _report({"L0": 1.0, "La": 1.0, "L1": 1.0, "L2": 1.0, "L3": 0.999}, {"layers": 0, "trainable": 0})
+    assert same["conclusion"] == ("fit() and evaluate() agree to within 1% of the loss (1 and 0.999): nothing here needs "
+                                  "explaining. The model has no BatchNormalization layer.")
+    noisy = _report({"L0": 1.0, "La": 1.0, "L1": 0.9, "L2": 0.9, "L3": 0.8}, {"layers": 0, "trainable": 0},
+                    {"count": 5, "fit_loss": [0.6, 0.8, 1.0, 1.2, 1.4], "min": 0.6, "max": 1.4, "std": 0.28})
+    assert noisy["conclusion"].endswith("the gap is within the noise of one run.")
+    text = render_text(weights)
+    assert "  fit() reports a higher loss than evaluate() (1 against 0.5); 90% of the difference is the" in text
+
+
+def test_batch_statistics_are_not_claimed_when_every_batchnorm_layer_is_frozen_or_there_is_none():
+    frozen = _report({"L0": 1.0, "La": 1.0, "L1": 1.0, "L2": 1.0, "L3": 0.5}, {"layers": 4, "trainable": 0})
+    text = render_text(frozen)
+    assert "  L1             1   random layers off; BatchNormalization frozen, on moving statistics" in text
+    assert "on batch statistics" not in text
+    assert "Every BatchNormalization layer is frozen" in frozen["conclusion"]
+    assert "random layers off (no BatchNormalization layer)" in render_text(_report(MEASURED["losses"], {"layers": 0, "trainable": 0}))
+    assert "2 of 4 BatchNormalization layers on batch statistics" in render_text(_report(MEASURED["losses"], {"layers": 4, "trainable": 2}))
+    assert frozen["batchnorm_layers"] == {"layers": 4, "trainable": 0}
+
+
+KERAS3_FINE_TUNING = """\
+from keras.applications import MobileNetV2
+from keras.layers import Dense, GlobalAveragePooling2D, Input
+from keras.models import Model
+
+base = MobileNetV2(input_shape=(96, 96, 3), include_top=False, weights="imagenet")
+base.trainable = False
+inputs = Input((96, 96, 3))
+model = Model(inputs, Dense(2)(GlobalAveragePooling2D()(base(inputs, training=False))))
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+base.trainable = True
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+"""
+
+
+def test_a_script_without_a_base_to_rebuild_says_which_command_to_run(repository, monkeypatch):
+    monkeypatch.setattr(confirm, "tensorflow_available", lambda: True)
+    monkeypatch.setattr(confirm, "run_worker", lambda *a: pytest.fail("no worker may start"))
+    (repository / "train.py").write_text("import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\n")
+    result = explain("train.py")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "bnlint: error: train.py: a training script is explained on a replica of the base a finding is about, and here "
+        "no BN001, BN002 or BN004 finding names a base bnlint can rebuild without running it; to explain the model it "
+        "trains, save it after compile() (model.save(\"model.keras\")) and run `bnlint explain model.keras --sample data.npz`")
+    (repository / "tune.py").write_text(KERAS3_FINE_TUNING)
+    np.save(repository / "x.npy", np.zeros((2, 96, 96, 3), dtype="float32"))
+    with_sample = explain("tune.py", "--sample", "x.npy")
+    assert with_sample.exit_code == 2 and "--sample is for a saved model" in with_sample.output
+
+
+@pytest.mark.tf
+def test_a_training_script_is_explained_on_the_replica_of_its_base_as_the_script_trains_it(repository):
+    (repository / "tune.py").write_text(KERAS3_FINE_TUNING)
+    report = explained("tune.py")
+    replica = report["replica"]
+    assert (replica["base"], replica["architecture"], replica["unfrozen"]) == ("base", "keras.applications.MobileNetV2", True)
+    assert replica["finding"] == {"rule": "BN004", "line": 11, "cell": None, "verdict": "exposed"}
+    assert replica["measured"]["kind"] == "replica" and replica["measured"]["weights"] is None
+    # Unfrozen, as the fine-tuning phase trains it: its BN layers run on batch statistics.
+    assert report["batchnorm_layers"]["trainable"] == report["batchnorm_layers"]["layers"] > 0
+    assert abs(report["contributions"]["batchnorm"]) > 1e-3
+    text = explain("tune.py").output
+    assert "Measured on a replica of `base` (keras.applications.MobileNetV2 with weights=None" in text.replace("\n  ", " ")
+
+
+@pytest.mark.tf
+def test_the_worker_counts_frozen_batchnorm_layers_as_fit_runs_them():
+    keras = pytest.importorskip("keras")
+    from bnlint.confirm.gap import batchnorm_state
+
+    inputs = keras.Input((4,))
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.BatchNormalization()])
+    model = keras.Model(inputs, keras.layers.BatchNormalization()(inner(inputs)))
+    assert batchnorm_state(model) == {"layers": 2, "trainable": 2}
+    inner.trainable = False  # freezing the model freezes the BN layer inside it
+    assert batchnorm_state(model) == {"layers": 2, "trainable": 1}

@@ -22,7 +22,7 @@ def test_check_names_are_the_implemented_checks():
 
 def test_fixer_names_are_the_implemented_fixers():
     from bnlint.fix.model import MODEL_FIXERS
-    from bnlint.fix.script import SCRIPT_FIXERS
+    from bnlint.fix.plan import SCRIPT_FIXERS
 
     assert set(SCRIPT_FIXERS) == set(fix.SCRIPT_FIXERS)
     assert set(MODEL_FIXERS) == set(fix.MODEL_FIXERS)

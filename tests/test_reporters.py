@@ -61,7 +61,7 @@ def test_text_places_scripts_notebooks_and_models_like_ruff(sample_report, rules
     assert any(line.startswith("notebooks/fine tune.ipynb:cell 3:line 5:col 9: BN002 ") for line in lines)
     assert any(line.startswith("train.py:12:5: BN001 ") for line in lines)
     assert "  = fix: Keep the BatchNormalization layers of `base` frozen when you unfreeze it." in lines
-    assert "  = verdict: latent; runtime: keras3 (import keras (line 1))" in lines
+    assert "  = verdict: exposed; runtime: keras3 (import keras (line 1))" in lines
 
 
 def test_text_confirmation_says_what_was_measured_and_which_remedy_worked(sample_report):
@@ -98,7 +98,7 @@ def test_text_does_not_print_input_errors_but_counts_them(sample_report, rules):
     rendered = FORMATS["text"](sample_report, rules)
     assert "broken.keras" not in rendered
     # Files *with* findings, of the files checked.
-    assert rendered.endswith("Found 4 findings (3 errors, 1 warning) in 3 of 4 files. 1 input could not be analysed.\n")
+    assert rendered.endswith("Found 4 findings (2 errors, 1 warning, 1 info) in 3 of 4 files. 1 input could not be analysed.\n")
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_text_place_without_column_or_line():
 def test_json_is_the_report_contract(sample_report, rules):
     data = json.loads(FORMATS["json"](sample_report, rules))
     assert data == sample_report.to_json()
-    assert set(data) == {"version", "findings", "errors", "skipped", "notes"}
+    assert set(data) == {"version", "findings", "errors", "skipped", "notes", "accepted_by_baseline"}
     notebook = data["findings"][1]
     assert (notebook["path"], notebook["cell"], notebook["line"], notebook["layer_path"]) == (
         "notebooks/fine tune.ipynb", 3, 5, None)
@@ -187,7 +187,7 @@ def _parse(line: str) -> tuple[str, dict[str, str], str]:
 def test_github_annotations_by_severity_and_location(sample_report, rules):
     lines = FORMATS["github"](sample_report, rules).splitlines()
     assert len(lines) == 5  # four findings and the input error
-    model, notebook, script, warning, error = (_parse(line) for line in lines)
+    model, notebook, script, stale_fit, error = (_parse(line) for line in lines)
 
     assert script[0] == "error"
     assert script[1] == {"file": "train.py", "line": "12", "col": "5", "endLine": "12", "endColumn": "21",
@@ -202,7 +202,8 @@ def test_github_annotations_by_severity_and_location(sample_report, rules):
     assert notebook[1]["line"] == "1" and "col" not in notebook[1]
     assert notebook[2].startswith("cell 3, line 5: Frozen `backbone`")
     assert model[1]["line"] == "1" and model[2].startswith("layer encoder/backbone: Frozen")
-    assert warning[0] == "warning" and "100% of the new weights" in warning[2]
+    assert stale_fit[0] == "error" and "100% of the new weights" in stale_fit[2]
+    assert (notebook[0], model[0]) == ("warning", "notice")  # latent, note
     assert error == ("error", {"file": "broken.keras", "title": "bnlint (input not analysed)"},
                      "not a .keras archive (no config.json)")
 

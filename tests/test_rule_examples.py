@@ -4,7 +4,8 @@ A script example marks each expected finding on its line with `# expect: BN001` 
 separated by commas), optionally with its verdict, `# expect: BN001[latent]`; a saved-model example
 lists `expect: [{rule, layer_path, verdict?}]`. All rules run on every example, so an example also
 proves that no other rule fires where none is marked. An invalid example may carry `fixed:`, the
-code `bnlint check --fix` must turn it into.
+code `bnlint check --fix` must turn it into (fixing every fixable finding, and what those fixes
+reveal, as `--fix` does); every finding marked fixable must be fixed, with or without `fixed:`.
 
 The rules come from `load_rules()` (or, for `check_rule_dir`, any directory of rule files), so a
 new YAML rule is tested by this file without touching it.
@@ -18,7 +19,7 @@ import pytest
 
 from bnlint import api
 from bnlint.config import Settings
-from bnlint.fix.script import fix_source
+from bnlint.fix.script import fix_until_settled
 from bnlint.ir import Runtime
 from bnlint.rules import Rule, load_rules
 
@@ -75,12 +76,30 @@ def check_example(rule: Rule, kind: str, example: dict, rules) -> None:
         assert rule.id not in marked_here, f"{rule.id}: a valid example must not expect {rule.id}"
     if "fixed" in example:
         assert kind == "invalid" and "code" in example, f"{rule.id}: only invalid script examples have `fixed`"
-        fixed, fixed_findings = fix_source(example["code"], [f for f in findings if f.rule == rule.id])
-        fixed = STRIP_MARKS.sub("", fixed)  # the `# expect:` marks are the example's, not the fix's
-        assert fixed == example["fixed"], f"{rule.id}: {example.get('description')}: the fix differs"
-        assert fixed_findings, f"{rule.id}: the fix claims no finding"
-        left = findings_of(example | {"code": fixed}, rules)
+        outcome = fixed_example(example, findings, rules)
+        assert outcome.text == example["fixed"], f"{rule.id}: {example.get('description')}: the fix differs"
+        assert [f for f in outcome.fixed if f.rule == rule.id], f"{rule.id}: the fix claims no finding"
+        left = findings_of(example | {"code": outcome.text}, rules)
         assert not [f for f in left if f.rule == rule.id], f"{rule.id}: the fixed code still has the finding"
+
+
+def fixed_example(example: dict, findings, rules):
+    """What `check --fix` makes of an example. The `# expect:` marks are the example's, not the
+    fix's: they are taken out first (they end lines, so no position moves)."""
+    code = STRIP_MARKS.sub("", example["code"])
+    return fix_until_settled(code, findings, lambda text: findings_of(example | {"code": text}, rules))
+
+
+@pytest.mark.parametrize(("rule", "kind", "example"), [p for p in examples(RULES) if p.values[1] == "invalid" and "code" in p.values[2]])
+def test_every_finding_marked_fixable_is_fixed(rule, kind, example):
+    """`[*]` is a promise: `check --fix` removes every finding it marks."""
+    findings = findings_of(example, RULES)
+    marked = [(f.rule, f.line) for f in findings if f.fixable]
+    outcome = fixed_example(example, findings, RULES)
+    assert outcome.remaining == []
+    assert [(f.rule, f.line) for f in outcome.fixed[: len(marked)]] == marked
+    left = {(f.rule, f.line) for f in findings_of(example | {"code": outcome.text}, RULES)}
+    assert not {rule for rule, _ in marked} & {rule for rule, _ in left}, left
 
 
 @pytest.mark.parametrize(("rule", "kind", "example"), list(examples(RULES)))

@@ -72,6 +72,11 @@ def test_a_minimal_rule_is_valid_both_ways(tmp_path):
     {"unknown_key": 1},
     {"prefilter": ["fitting"]},
     {"prefilter": []},
+    # Severity follows the verdict (active and exposed error, latent warning, note info).
+    {"severity": "warning", "verdict": "active"},
+    {"severity": "error", "verdict": "note"},
+    {"severity": {"active": "warning"}},
+    {"severity": {"latent": "error", "note": "info"}},
 ], ids=repr)
 def test_a_rule_the_loader_refuses_the_schema_refuses(tmp_path, overrides):
     data = _rule(**overrides)

@@ -67,7 +67,7 @@ def test_driver_describes_every_rule(sample_report, rules):
 
 def test_results_point_at_rules_files_cells_and_layers(sample_report, rules):
     run = _sarif(sample_report, rules)["runs"][0]
-    model, notebook, script, warning = run["results"]
+    model, notebook, script, stale_fit = run["results"]
     for result in run["results"]:
         assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
         assert len(result["partialFingerprints"][FINGERPRINT_KEY]) == 32
@@ -75,7 +75,8 @@ def test_results_point_at_rules_files_cells_and_layers(sample_report, rules):
     location = script["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "train.py", "uriBaseId": "%SRCROOT%"}
     assert location["region"] == {"startLine": 12, "startColumn": 5, "endLine": 12, "endColumn": 21}
-    assert script["level"] == "error" and warning["level"] == "warning"
+    assert script["level"] == stale_fit["level"] == "error"
+    assert (notebook["level"], model["level"]) == ("warning", "note")  # latent, note
     assert script["properties"]["confirmation"]["status"] == "confirmed"
     assert script["properties"]["confirmation"]["remedies"] == {"training-false": False, "freeze-batchnorm": True}
     assert script["properties"]["runtime"]["target"] == "keras3"

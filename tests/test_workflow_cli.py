@@ -148,7 +148,11 @@ def test_file_level_and_unused_suppressions(project):
     assert run("stale.py").exit_code == 0  # BN100 is a preview rule
     preview = run("stale.py", "--preview")
     assert preview.exit_code == 0  # an info finding never fails the build by default (--fail-on warning)
-    assert "stale.py:5:35: BN100 Unused suppression `# noqa: BN001`: no BN001 finding on this line." in preview.stdout
+    assert "stale.py:5:35: BN100 [*] Unused suppression `# noqa: BN001`: no BN001 finding on this line." in preview.stdout
+    # Like ruff's RUF100, --fix removes it.
+    assert run("stale.py", "--preview", "--fix").exit_code == 0
+    assert (project / "stale.py").read_text() == BUGGY.replace("x = base(inputs)", "x = base(inputs, training=False)")
+    assert "BN100" not in run("stale.py", "--preview").stdout
 
 
 def test_preview_and_deprecated_selection(project, tmp_path):

@@ -1,6 +1,7 @@
 """The dynamic check: run the real model on a small batch in an isolated worker process.
 
-`runner` plans and runs worker jobs and `safety` screens a saved model's config before a worker
+`runner` plans and runs worker jobs (layers: worker-side modules build on `layers` and
+`outcome`, checks on them, the worker on the checks) and `safety` screens a saved model's config before a worker
 loads it (no TensorFlow on this side; `sample` validates `--sample` with numpy only). `worker` and
 the modules it imports run TensorFlow: `loading` (load a model file), `reproduce` (rebuild a
 replica of a script's model), `exec_script` (run a script up to its first fit()), `measure` (the
@@ -19,3 +20,7 @@ CHECKS: dict[str, str] = {
     "trainable-without-recompile": "the script's compile/fit/trainable-change/fit sequence replayed, then once more after compile()",
 }
 NO_CHECK = "none"
+
+# What to run when TensorFlow is missing: bnlint is installed already, and is not on a package
+# index, so the hint names what is (tf-keras too for tf.keras 2 code, which its own hint says).
+INSTALL_TENSORFLOW = "pip install tensorflow"

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnlint.confirm.measure import walk_layers
+from bnlint.confirm.layers import walk_layers
 from bnlint.confirm.sample import MAX_ROWS
 
 

@@ -17,11 +17,16 @@ argument of their calls (`bnlint.confirm.replay`), never by changing them. A mod
 layers is run several times, each from other seeds ("draws"): fit_loss is their mean, and the
 spread says how far one fit() run (one draw) can land from it. Every variable of the model and
 its optimizer is restored afterwards.
+
+The model is a saved file, or (`bnlint explain train.py`) a replica of the base a script finding
+is about (`bnlint.confirm.reproduce`), frozen or unfrozen as the script trains it.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from bnlint.confirm.loading import load_model
 
 DEFAULT_LOSS = "mse"  # when the model was saved without compile() and --loss is not given
 DEFAULT_BATCH_SIZE = 32  # fit()'s own default
@@ -76,7 +81,7 @@ class _Run:
         self.loss_function, self.optimizer = loss_function, optimizer
         self.batch_size, self.epochs, self.shuffle_seed = options["batch_size"], options["epochs"], options["shuffle_seed"]
         self.kinds = kinds
-        from bnlint.confirm.measure import is_batchnorm, walk_layers
+        from bnlint.confirm.layers import is_batchnorm, walk_layers
 
         self.statistics = [v for layer in walk_layers(model) if is_batchnorm(layer) for v in (layer.moving_mean, layer.moving_variance)]
 
@@ -126,7 +131,9 @@ class _Run:
                     loss = self.loss(self.model(inputs, training=True), rows)  # as fit() does: BN statistics update too
                 variables = self.model.trainable_variables
                 gradients = tape.gradient(loss, variables)
-                self.optimizer.apply_gradients([(g, v) for g, v in zip(gradients, variables) if g is not None])
+                pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
+                if pairs:  # a wholly frozen model: fit() updates no weight (Keras refuses an empty update)
+                    self.optimizer.apply_gradients(pairs)
                 l0 = float(loss)
                 if not all(np.isfinite(v) for v in (l0, l2, la or 0.0, l1 or 0.0)):
                     raise GapError(f"the loss is not finite at epoch {epoch + 1}, step {start // self.batch_size + 1}: "
@@ -162,19 +169,47 @@ def _optimizer(K, model):
     return getattr(K.optimizers, DEFAULT_OPTIMIZER)(learning_rate=DEFAULT_LEARNING_RATE), f"{DEFAULT_OPTIMIZER}({DEFAULT_LEARNING_RATE:g})"
 
 
+def _replica(K, job: dict):
+    """The replica of a script's base, frozen or unfrozen as the script trains it, and what it is."""
+    from bnlint.confirm.reproduce import reproduce
+
+    replica, _ = reproduce(K, job["replica"])
+    if job.get("unfreeze"):
+        replica.subject.callee.trainable = True  # as the script's fine-tuning phase trains it
+    K.utils.set_random_seed(0)
+    return replica.subject.model, replica.measured
+
+
+def _loaded(K, job: dict):
+    try:
+        return load_model(K, job, compile=True)
+    except Exception:  # a compile config that cannot be restored: the weights still can
+        return load_model(K, job, compile=False)
+
+
+def batchnorm_state(model) -> dict:
+    """How many BatchNormalization layers the model holds, and how many are trainable: a frozen
+    BN layer normalises with its moving statistics in fit() too (Keras 3, tf.keras 2)."""
+    from bnlint.confirm.layers import is_batchnorm, walk_layers
+
+    layers = [layer for layer in walk_layers(model) if is_batchnorm(layer)]
+    return {"layers": len(layers), "trainable": sum(1 for layer in layers if layer.trainable)}
+
+
 def measure_gap(keras_module, job: dict) -> dict:
     """fit()'s and evaluate()'s losses and the terms between them (see the module docstring)."""
-    from bnlint.confirm.loading import batch_for, load_model
-    from bnlint.confirm.measure import walk_layers
+    from bnlint.confirm.layers import walk_layers
+    from bnlint.confirm.loading import batch_for
     from bnlint.confirm.randomness import Randomness
     from bnlint.confirm.sample import synthetic_labels
 
     K = keras_module
     K.utils.set_random_seed(0)  # unseeded random layers draw their seed when they are built
-    try:
-        model = load_model(K, job, compile=True)
-    except Exception:  # a compile config that cannot be restored: the weights still can
-        model = load_model(K, job, compile=False)
+    replica = None
+    if job.get("replica"):
+        model, replica = _replica(K, job)
+    else:
+        model = _loaded(K, job)
     if len(getattr(model, "outputs", None) or []) != 1:
         raise ValueError("bnlint explain needs a model with one output")
     batch = batch_for(model, job, all_rows=True)
@@ -209,6 +244,7 @@ def measure_gap(keras_module, job: dict) -> dict:
     fit_draws = [d[-1]["L0"] for d in draws]
     return {
         "loss": loss_name, "batch": batch.description, "optimizer": described, "kinds": sorted(kinds),
+        "batchnorm": batchnorm_state(model), **({"replica": replica} if replica else {}),
         "losses": last,
         "history": [float(np.mean([d[epoch]["L0"] for d in draws])) for epoch in range(options["epochs"])],
         "fit": {"rows": rows, "batch_size": options["batch_size"], "epochs": options["epochs"],

@@ -37,12 +37,14 @@ as in TimeDistributed, updates T times and adds them up).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from bnlint.confirm.layers import find_layer, is_batchnorm, momentum_of, to_numpy, walk_layers
+from bnlint.confirm.outcome import Outcome, Subject
 from bnlint.confirm.randomness import Randomness, random_kind, unknown_randomness
+from bnlint.confirm.recompile import replay_sequence
 
 # A divergence: outputs differ by more than 0.1% of their norm, or any moving statistic moved.
 # Float noise between two identical passes is orders of magnitude below both.
@@ -50,84 +52,15 @@ REL_DIFF_TOLERANCE = 1e-3
 STATS_TOLERANCE = 1e-6
 
 
-@dataclass
-class Subject:
-    """A model to call and the layer whose BN layers a finding is about."""
-
-    model: object
-    callee: object
-    # Remedy (a): the same model rebuilt with `training=False` where the callee is called.
-    # Returns (model, callee, shares_layers) or None when the composition has no call site.
-    with_training_false: Callable[[], tuple[object, object, bool] | None] | None = None
-
-
 class Unmeasurable(Exception):
     """The check ran but cannot tell BN from something else on this model. One line."""
-
-
-def walk_layers(layer) -> list:
-    """The layer and every layer inside it, parents before children, each once."""
-    flatten = getattr(layer, "_flatten_layers", None)
-    found = list(flatten(include_self=True, recursive=True)) if flatten else [layer]
-    seen, ordered = set(), []
-    for item in found:
-        if id(item) not in seen:
-            seen.add(id(item))
-            ordered.append(item)
-    return ordered
-
-
-def is_batchnorm(layer) -> bool:
-    # Duck-typed: BatchNormalization, SyncBatchNormalization and user subclasses all qualify.
-    return hasattr(layer, "moving_mean") and hasattr(layer, "moving_variance") and not getattr(layer, "layers", None)
-
-
-def find_layer(model, path: str | None):
-    """The layer at a `/`-joined path of layer names (through nested models and wrappers)."""
-    layer = model
-    for name in [p for p in (path or "").split("/") if p]:
-        children = list(getattr(layer, "layers", None) or [])
-        inner = getattr(layer, "layer", None)  # TimeDistributed, Bidirectional, other wrappers
-        if inner is not None:
-            children.append(inner)
-        match = [child for child in children if child.name == name]
-        if not match and inner is not None:
-            match = [child for child in getattr(inner, "layers", None) or [] if child.name == name]
-        if not match:
-            raise LookupError(f"no layer {name!r} in {layer.name!r}")
-        layer = match[0]
-    return layer
-
-
-def path_to(model, target) -> list[str] | None:
-    """Layer names leading from `model` to the `target` object, or None if it is not inside."""
-    if model is target:
-        return []
-    children = list(getattr(model, "layers", None) or [])
-    inner = getattr(model, "layer", None)
-    if inner is not None:
-        children.append(inner)
-    for child in children:
-        rest = path_to(child, target)
-        if rest is not None:
-            return [child.name, *rest]
-    return None
-
-
-def _numpy(value) -> np.ndarray:
-    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
 
 
 def _flat_output(output) -> np.ndarray:
     import tensorflow as tf
 
-    parts = [_numpy(o).astype(np.float64).ravel() for o in tf.nest.flatten(output)]
+    parts = [to_numpy(o).astype(np.float64).ravel() for o in tf.nest.flatten(output)]
     return np.concatenate(parts) if parts else np.zeros(0)
-
-
-def _momentum(bn) -> float | None:
-    value = getattr(bn, "momentum", None)
-    return float(value) if isinstance(value, (int, float)) and 0 < value < 1 else None
 
 
 @dataclass
@@ -154,7 +87,7 @@ class Probe:
         # Random layers whose generator restore() cannot put back: the reference pass is repeated to see.
         self.unknown_random = unknown_randomness(layers)
         self.flags = [(layer, layer.trainable) for layer in layers]
-        self.weights = [(w, _numpy(w).copy()) for bn in self.callee_bns + self.outside_bns for w in bn.weights]
+        self.weights = [(w, to_numpy(w).copy()) for bn in self.callee_bns + self.outside_bns for w in bn.weights]
         self.randomness = Randomness(keras_module, layers)
         self.loaded_stats = self._callee_stats()  # every pass starts from these (restore())
 
@@ -168,7 +101,7 @@ class Probe:
         self.randomness.reset()
 
     def _callee_stats(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(_numpy(bn.moving_mean), _numpy(bn.moving_variance)) for bn in self.callee_bns]
+        return [(to_numpy(bn.moving_mean), to_numpy(bn.moving_variance)) for bn in self.callee_bns]
 
     def run(self, training: bool | None, *, pin_callee_bn: bool = False, unfreeze: bool = False) -> Pass:
         """One pass; returns the flat output and the callee's moving statistics after it."""
@@ -220,7 +153,7 @@ class Probe:
             moved = np.abs(mean1 - mean0)
             mean_delta = max(mean_delta, float(np.max(moved)))
             variance_delta = max(variance_delta, float(np.max(np.abs(var1 - var0) / np.maximum(np.abs(var0), 1e-12))))
-            momentum = _momentum(bn)
+            momentum = momentum_of(bn)
             if momentum is not None:
                 # new = momentum * old + (1 - momentum) * batch: the batch mean the layer used.
                 epsilon = float(getattr(bn, "epsilon", 1e-3) or 1e-3)
@@ -236,16 +169,6 @@ def diverged(metrics: dict, prefix: str = "") -> bool:
         or metrics[f"{prefix}moving_mean_max_abs_delta"] > STATS_TOLERANCE
         or metrics[f"{prefix}moving_variance_max_rel_delta"] > STATS_TOLERANCE
     )
-
-
-@dataclass
-class Outcome:
-    status: str  # confirmed / refuted / unconfirmed
-    mode: str | None
-    metrics: dict
-    remedies: dict
-    verdict: str  # the second half of the reason sentence
-    notes: list[str] = field(default_factory=list)  # what could not be measured
 
 
 NO_BATCHNORM = "it holds no BatchNormalization layer once loaded"
@@ -365,8 +288,6 @@ def _training_true(keras_module, subject: Subject, inputs, target: dict | None =
 
 
 def _recompile(keras_module, subject: Subject, inputs, target: dict | None = None) -> Outcome:
-    from bnlint.confirm.recompile import replay_sequence
-
     return replay_sequence(keras_module, subject, inputs, target or {})
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bnlint.confirm.layers import to_numpy, walk_layers
+
 SEED = 0
 # A draw's seeds differ from the loaded ones by a multiple of a large prime: distinct streams.
 _DRAW_STRIDE = 1_000_003
@@ -21,10 +23,6 @@ _DROPOUT_CLASSES = {
     "GaussianNoise", "AlphaDropout",
 }
 _RATE_ATTRIBUTES = ("dropout", "recurrent_dropout", "attention_dropout")
-
-
-def _numpy(value) -> np.ndarray:
-    return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
 
 
 def seed_generators(layer) -> list:
@@ -69,8 +67,6 @@ def _resettable(layer) -> bool:
 def unknown_randomness(layers: list) -> list:
     """Random layers that neither hold nor contain a generator bnlint can put back (a custom
     layer with a private generator): passes may not repeat on them."""
-    from bnlint.confirm.measure import walk_layers
-
     return [layer for layer in layers if random_kind(layer) and not any(_resettable(inner) for inner in walk_layers(layer))]
 
 
@@ -83,7 +79,7 @@ class Randomness:
         self.legacy_seeds = []  # tf.keras legacy stateful generators count their seed up per call
         for layer in layers:
             for variable in seed_generators(layer):
-                self.variables.append((variable, _numpy(variable).copy()))
+                self.variables.append((variable, to_numpy(variable).copy()))
             generator = getattr(layer, "_random_generator", None)
             if generator is not None and isinstance(getattr(generator, "_seed", None), int):
                 self.legacy_seeds.append((generator, generator._seed))
@@ -106,7 +102,7 @@ class Randomness:
 
     def capture(self) -> tuple[list, list]:
         """The current state, mid-run (a side pass must not shift the stream fit() draws from)."""
-        return [_numpy(v).copy() for v, _ in self.variables], [g._seed for g, _ in self.legacy_seeds]
+        return [to_numpy(v).copy() for v, _ in self.variables], [g._seed for g, _ in self.legacy_seeds]
 
     def restore(self, captured: tuple[list, list]) -> None:
         values, seeds = captured

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnlint.confirm.measure import Outcome, Subject, is_batchnorm, walk_layers
+from bnlint.confirm.layers import is_batchnorm, walk_layers
+from bnlint.confirm.outcome import Outcome, Subject
 
 LEARNING_RATE = 0.01  # plain SGD: any trained weight moves in one step
 

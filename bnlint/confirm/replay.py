@@ -13,7 +13,7 @@ own `call()` (a subclassed block with both BatchNormalization and Dropout) canno
 
 from __future__ import annotations
 
-from bnlint.confirm.measure import is_batchnorm, walk_layers
+from bnlint.confirm.layers import is_batchnorm, walk_layers
 from bnlint.confirm.randomness import random_kind
 
 KINDS = ("batchnorm", "dropout", "augmentation", "other")

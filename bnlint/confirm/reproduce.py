@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnlint.confirm.measure import Subject, _momentum, _numpy, input_specs, is_batchnorm, walk_layers
+from bnlint.confirm.layers import is_batchnorm, momentum_of, to_numpy, walk_layers
+from bnlint.confirm.measure import input_specs
+from bnlint.confirm.outcome import Subject
 from bnlint.confirm.sample import SEED, InputSpec, synthetic
 
 # Smallest spatial input each application accepts; 32 for the others.
@@ -114,7 +116,7 @@ def warm_moving_statistics(callee, inputs) -> int:
     """
     bns = [layer for layer in walk_layers(callee) if is_batchnorm(layer)]
     flags = [(layer, layer.trainable) for layer in walk_layers(callee)]
-    before = [(_numpy(bn.moving_mean).copy(), _numpy(bn.moving_variance).copy()) for bn in bns]
+    before = [(to_numpy(bn.moving_mean).copy(), to_numpy(bn.moving_variance).copy()) for bn in bns]
     try:
         callee.trainable = True
         callee(inputs, training=True)
@@ -124,8 +126,8 @@ def warm_moving_statistics(callee, inputs) -> int:
                 layer.trainable = trainable
     warmed = []
     for bn, (mean0, var0) in zip(bns, before):
-        momentum = _momentum(bn)
-        mean1, var1 = _numpy(bn.moving_mean), _numpy(bn.moving_variance)
+        momentum = momentum_of(bn)
+        mean1, var1 = to_numpy(bn.moving_mean), to_numpy(bn.moving_variance)
         if momentum is None:
             warmed.append((bn, mean0, var0))  # an update rule bnlint does not know: left as it was
             continue
@@ -134,7 +136,7 @@ def warm_moving_statistics(callee, inputs) -> int:
     for (bn, mean, var), (mean0, var0) in zip(warmed, before):
         bn.moving_mean.assign(mean if finite else mean0)
         bn.moving_variance.assign(var if finite else var0)
-    return sum(1 for bn in bns if _momentum(bn) is not None) if finite else 0
+    return sum(1 for bn in bns if momentum_of(bn) is not None) if finite else 0
 
 
 def reproduce(keras_module, target: dict) -> tuple[Replica, object]:

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bnlint.confirm import NO_CHECK
+from bnlint.confirm import INSTALL_TENSORFLOW, NO_CHECK
 from bnlint.errors import UsageError
 from bnlint.findings import Confirmation, Finding
 
@@ -312,7 +312,7 @@ def confirm_findings(findings: list[Finding], options: ConfirmOptions, notes: li
             finding.confirmation = Confirmation("not-run", reason=reason)
             continue
         if not available:
-            finding.confirmation = Confirmation("unconfirmed", reason="TensorFlow is not installed (pip install 'bnlint[tf]')")
+            finding.confirmation = Confirmation("unconfirmed", reason=f"TensorFlow is not installed ({INSTALL_TENSORFLOW})")
             continue
         try:
             planner.add(finding, check)
@@ -365,3 +365,15 @@ def confirm_findings(findings: list[Finding], options: ConfirmOptions, notes: li
                     measured["path"] = finding.path  # as the user gave it, like the finding's own path
                 finding.confirmation = replace(confirmation, metrics=dict(confirmation.metrics), remedies=dict(confirmation.remedies),
                                                measured=measured)
+
+
+def replica_job(finding: Finding, check: str) -> dict:
+    """What the worker needs to rebuild a script finding's base as a replica (`bnlint explain
+    train.py`): `{"runtime", "replica"}`. Raises ValueError with the reason when it cannot."""
+    try:
+        if finding.runtime.target == "legacy":
+            raise _Skip("the code targets legacy Keras (<= 2.3), whose BatchNormalization no installed runtime reproduces")
+        job, target = _Planner(ConfirmOptions())._reproduced(finding.source.file if finding.source else "", finding, check)
+    except _Skip as exc:
+        raise ValueError(str(exc)) from None
+    return {"runtime": job.payload["runtime"], "replica": target}

@@ -84,12 +84,9 @@ def _unconfirmed(reason: str, measured: dict | None = None) -> dict:
 
 
 def _confirm_saved(keras_module, job: dict) -> dict:
-    from bnlint.confirm.measure import (
-        Subject,
-        find_layer,
-        measure,
-        rebuild_with_training_false,
-    )
+    from bnlint.confirm.layers import find_layer
+    from bnlint.confirm.measure import measure, rebuild_with_training_false
+    from bnlint.confirm.outcome import Subject
 
     model = load_model(keras_module, job)
     batch = batch_for(model, job)
@@ -134,12 +131,9 @@ def _confirm_reproduced(keras_module, job: dict) -> dict:
 
 def _confirm_executed(keras_module, job: dict) -> dict:
     from bnlint.confirm.exec_script import ScriptError, find_callee, run_until_fit
-    from bnlint.confirm.measure import (
-        Subject,
-        measure,
-        path_to,
-        rebuild_with_training_false,
-    )
+    from bnlint.confirm.layers import path_to
+    from bnlint.confirm.measure import measure, rebuild_with_training_false
+    from bnlint.confirm.outcome import Subject
 
     script = Path(job["path"])
     capture = run_until_fit(keras_module, script)

@@ -2,13 +2,16 @@
 
 A rule names its fixers in its YAML, `fix: {script: NAME, model: NAME}`; these are the names it
 may use, what each does and the runtimes where that fix protects. `script.SCRIPT_FIXERS` and
-`model.MODEL_FIXERS` hold the implementations under the same names (a test keeps them in step),
-and each implementation still checks the finding it is given before editing anything.
+`model.MODEL_FIXERS` hold the implementations under the same names (a test keeps them in step).
+A script fixer plans its edit from the syntax tree first (`plan`): only a finding it can plan for
+is marked fixable, and `script` then makes the edit.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from bnlint.vocabulary import RUNTIMES
 
 
 class FixerInfo(NamedTuple):
@@ -20,6 +23,7 @@ SCRIPT_FIXERS: dict[str, FixerInfo] = {
     "training-false": FixerInfo("add `training=False` to the flagged call", ("legacy", "keras2")),
     "recompile": FixerInfo("copy the model's last `compile(...)` right before the stale `fit()`", ("legacy", "keras2", "keras3")),
     "freeze-batchnorm": FixerInfo("after the unfreezing statement, keep the base's BatchNormalization layers frozen", ("keras3",)),
+    "remove-suppression": FixerInfo("remove the codes of a suppression directive that suppress nothing, or the directive", RUNTIMES),
 }
 MODEL_FIXERS: dict[str, FixerInfo] = {
     "training-false": FixerInfo("`training: false` in the kwargs of the nodes that call the frozen base", ("legacy", "keras2")),

@@ -1,8 +1,9 @@
 """`bnlint check --fix/--diff`: rewrite the scripts of a report where a fix is safe.
 
 Scripts are edited in place (atomically, mode kept) only when a finding in them can be fixed
-safely for its target runtime; `bnlint.fix.script` says what that is. Notebooks are not fixed by
-this version: their findings stay reported. Saved models are never modified here: `bnlint fix`
+safely for its target runtime; `bnlint.fix.plan` says what that is. Each file is fixed until it
+settles (`bnlint.fix.script.fix_until_settled`): its text is linted again after each pass, as that
+file in its project. Notebooks are not fixed by this version: their findings stay reported. Saved models are never modified here: `bnlint fix`
 (`bnlint.fix.command`) writes a corrected copy.
 """
 
@@ -15,7 +16,8 @@ import re
 import stat
 import tempfile
 import tokenize
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -35,6 +37,8 @@ class ScriptFix:
     fixed: str
     encoding: str
     findings: list[Finding]
+    remaining: list[Finding] = field(default_factory=list)  # fixable findings the passes left
+    passes: int = 1
 
     def diff(self) -> str:
         lines = difflib.unified_diff(
@@ -57,9 +61,13 @@ def _fixable_script(finding: Finding) -> bool:
     return finding.cell is None and finding.source is not None and finding.input == "script"
 
 
-def fix_script_file(path: Path, display: str, findings: list[Finding]) -> ScriptFix | None:
+# Lints a script's new text as the file it will be: (the path findings name it by, text) -> findings.
+Relint = Callable[[str, str], list[Finding]]
+
+
+def fix_script_file(path: Path, display: str, findings: list[Finding], relint: Relint | None = None) -> ScriptFix | None:
     """The fix of one script file, or None when none of its findings can be fixed."""
-    from bnlint.fix.script import fix_source
+    from bnlint.fix.script import fix_until_settled
 
     try:
         data = path.read_bytes()
@@ -68,10 +76,11 @@ def fix_script_file(path: Path, display: str, findings: list[Finding]) -> Script
         text = data.decode(encoding)
     except (OSError, SyntaxError, UnicodeDecodeError, LookupError):
         return None
-    fixed, fixed_findings = fix_source(text, findings)
-    if not fixed_findings or fixed == text:
+    again = None if relint is None else (lambda new: [f for f in relint(display, new) if f.path == display])
+    outcome = fix_until_settled(text, findings, again)
+    if not outcome.fixed or outcome.text == text:
         return None
-    return ScriptFix(path, display, text, fixed, encoding, fixed_findings)
+    return ScriptFix(path, display, text, outcome.text, encoding, outcome.fixed, outcome.remaining, outcome.passes)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -88,10 +97,11 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def apply_fixes(report: Report, write: bool, show_diff: bool) -> int:
+def apply_fixes(report: Report, write: bool, show_diff: bool, relint: Relint | None = None) -> int:
     """Fix what can be fixed in the report's scripts; return how many files changed (or would).
 
-    `write` rewrites the files; `show_diff` prints a unified diff of each change to stdout.
+    `write` rewrites the files; `show_diff` prints a unified diff of each change to stdout;
+    `relint` lints a fixed text again, so that what one fix reveals is fixed too.
     """
     by_file: dict[str, list[Finding]] = {}
     for finding in report.findings:
@@ -99,9 +109,13 @@ def apply_fixes(report: Report, write: bool, show_diff: bool) -> int:
             by_file.setdefault(os.path.realpath(finding.source.file), []).append(finding)
     changed = fixed = 0
     for file, findings in sorted(by_file.items()):
-        result = fix_script_file(Path(file), findings[0].path, findings)
+        result = fix_script_file(Path(file), findings[0].path, findings, relint)
         if result is None:
             continue
+        if result.remaining:
+            left = len(result.remaining)
+            click.echo(f"{result.display}: {left} fixable finding{'s' * (left != 1)} left after {result.passes} "
+                       f"pass{'es' * (result.passes != 1)} of fixes (reported below)", err=True)
         if show_diff:
             click.echo(result.diff(), nl=False)
         if write:

@@ -171,6 +171,9 @@ def summary(report: Report) -> str:
 def _tail(report: Report, verbose: bool) -> list[str]:
     """What follows the summary: how many findings --fix can fix, and what was skipped."""
     lines = []
+    if report.accepted_by_baseline:  # a run the baseline quietened says so, or it looks clean
+        accepted = report.accepted_by_baseline
+        lines.append(f"{plural(accepted, 'finding')} accepted by the baseline {'is' if accepted == 1 else 'are'} not shown.")
     # Scripts are fixed in place by `check --fix`; saved models into a copy by `bnlint fix`.
     in_code = sum(1 for f in report.findings if f.fixable and f.input != "model")
     in_models = sum(1 for f in report.findings if f.fixable and f.input == "model")
