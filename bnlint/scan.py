@@ -20,6 +20,7 @@ from bnlint.notebook_lines import cell_line_map, file_line
 from bnlint.rules import load_rules
 from bnlint.runtime import DEFAULT, forget_pins, from_pins, settle
 from bnlint.selection import enabled_rules, file_filter, selection_notes
+from bnlint.vocabulary import InputKind
 
 # Below this many inputs a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 64
@@ -323,17 +324,18 @@ def scan_source(text: str, filename: str | None, settings: Settings) -> Report:
     return scan_buffer(text, filename, settings)[0]
 
 
-def scan_buffer(text: str, filename: str | None, settings: Settings,
-                buffers: Mapping[Path, str] | None = None) -> tuple[Report, frozenset[str]]:
+def scan_buffer(text: str, filename: str | None, settings: Settings, buffers: Mapping[Path, str] | None = None,
+                kind: InputKind | None = None) -> tuple[Report, frozenset[str]]:
     """`scan_source`, with the text of other open files (`buffers`, by resolved path) read instead
-    of the disk when the code imports them; also returns the project modules read (resolved
-    paths): a change to one of them changes the report."""
+    of the disk when the code imports them, and `kind` instead of what the name's suffix says;
+    also returns the project modules read (resolved paths): a change to one of them changes the
+    report."""
     from bnlint.discover import Excludes
 
     _CWD[:] = [Path.cwd()]
     forget_pins()
     display = filename or "-"
-    kind = "notebook" if display.lower().endswith(".ipynb") else "script"
+    kind = kind or ("notebook" if display.lower().endswith(".ipynb") else "script")
     item = Input(Path(display), display, kind)
     report = _new_report(settings)
     if filename and settings.force_exclude:
