@@ -64,15 +64,18 @@ class BufferCheck(NamedTuple):
 
 
 def check_buffer(text: str, filename: str | None, settings: Settings | None = None, *,
-                 buffers: Mapping[str, str] | None = None, kind: InputKind | None = None) -> BufferCheck:
+                 buffers: Mapping[str, str] | None = None, kind: InputKind | None = None,
+                 file_lines: bool = True) -> BufferCheck:
     """`check_source` for an editor: the other open buffers (`buffers`, text by file path) are
     read instead of the disk where the code imports them. `kind` ("script" or "notebook")
-    overrides what the file name's suffix says (a notebook's cells joined as Python)."""
+    overrides what the file name's suffix says (a notebook's cells joined as Python);
+    `file_lines=False` leaves a notebook's findings placed by cell only (`Finding.file_line` unset:
+    the text is an editor's notebook document, not the `.ipynb` file)."""
     from bnlint.discover import real_path
     from bnlint.scan import scan_buffer
 
     overlay = {real_path(path): buffer for path, buffer in (buffers or {}).items()}
-    report, modules = scan_buffer(text, filename, settings or Settings(), overlay, kind)
+    report, modules = scan_buffer(text, filename, settings or Settings(), overlay, kind, file_lines)
     return BufferCheck(report, modules)
 
 

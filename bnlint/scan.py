@@ -325,11 +325,12 @@ def scan_source(text: str, filename: str | None, settings: Settings) -> Report:
 
 
 def scan_buffer(text: str, filename: str | None, settings: Settings, buffers: Mapping[Path, str] | None = None,
-                kind: InputKind | None = None) -> tuple[Report, frozenset[str]]:
+                kind: InputKind | None = None, file_lines: bool = True) -> tuple[Report, frozenset[str]]:
     """`scan_source`, with the text of other open files (`buffers`, by resolved path) read instead
     of the disk when the code imports them, and `kind` instead of what the name's suffix says;
     also returns the project modules read (resolved paths): a change to one of them changes the
-    report."""
+    report. `file_lines=False`: a notebook's findings are placed by cell only (the text is not
+    the notebook's file, as for an editor's notebook document)."""
     from bnlint.discover import Excludes
 
     _CWD[:] = [Path.cwd()]
@@ -362,7 +363,7 @@ def scan_buffer(text: str, filename: str | None, settings: Settings, buffers: Ma
         if project is not None:
             project.buffers = {}  # type: ignore[attr-defined]
     findings, errors = analyze_unit(unit, item, job, resolved.parent if resolved is not None else real_path("."))
-    if kind == "notebook":
+    if kind == "notebook" and file_lines:
         place_notebook_lines(findings, text)
     if resolved is not None:
         _sources(unit, item, resolved, findings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -101,11 +102,34 @@ def project(repository):
     return repository
 
 
-@pytest_asyncio.fixture
-async def client(project):
-    client = await _start(project)
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_server():
+    """One server for the tests that only open documents: each test's project is a folder of its
+    own, so their URIs never meet (a server takes a second or two to start on a loaded machine)."""
+    client = await _start(Path.cwd())
     yield client
     await _stop(client)
+
+
+@pytest.fixture
+def client(shared_server, project):
+    shared_server.diagnostics.clear()
+    shared_server.messages.clear()
+    return shared_server
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def debounced_server():
+    """A server that waits 0.4 s after the last edit before it checks, as an editor's would."""
+    client = await _start(Path.cwd(), {"debounce": 400})
+    yield client
+    await _stop(client)
+
+
+@pytest.fixture
+def debounced(debounced_server, project):
+    debounced_server.diagnostics.clear()
+    return debounced_server
 
 
 async def until(condition, timeout: float = 20.0):
@@ -159,7 +183,7 @@ def edits_of(action: types.CodeAction, uri: str) -> list[types.TextEdit]:
 # --- the session ----------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_initialize_announces_what_the_server_does(client: LanguageClient):
     result = client.initialized_with
     assert (result.server_info.name, result.server_info.version) == ("bnlint", __version__)
@@ -172,7 +196,7 @@ async def test_initialize_announces_what_the_server_does(client: LanguageClient)
     assert selector.notebook == "jupyter-notebook" and [c.language for c in selector.cells] == ["python"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_buggy_script_gets_the_finding_bnlint_check_reports_then_the_edit_that_fixes_it_clears_it(client, project):
     uri = open_script(client, project / "exposed.py")
     (diagnostic,) = await diagnostics_of(client, uri, 1)
@@ -194,7 +218,7 @@ async def test_a_buggy_script_gets_the_finding_bnlint_check_reports_then_the_edi
     assert await diagnostics_of(client, uri, 0) == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_on_a_diagnosed_range_shows_the_rule_documentation(client, project):
     uri = open_script(client, project / "exposed.py")
     await diagnostics_of(client, uri, 1)
@@ -215,7 +239,7 @@ async def _actions(client, uri, line: int) -> dict[str, types.CodeAction]:
     return {action.title: action for action in actions}
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_the_fix_action_makes_the_edit_check_fix_makes_and_the_finding_goes(client, project):
     uri = open_script(client, project / "exposed.py")
     await diagnostics_of(client, uri, 1)
@@ -231,7 +255,7 @@ async def test_the_fix_action_makes_the_edit_check_fix_makes_and_the_finding_goe
     assert await diagnostics_of(client, uri, 0) == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_the_noqa_action_suppresses_the_finding(client, project):
     uri = open_script(client, project / "exposed.py")
     await diagnostics_of(client, uri, 1)
@@ -243,7 +267,7 @@ async def test_the_noqa_action_suppresses_the_finding(client, project):
     assert await diagnostics_of(client, uri, 0) == []
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_fix_all_fixes_every_fixable_finding_of_the_file(client, project):
     # Keras 3: BN003 (fit after the unfreeze without compiling) and BN004 (the unfreeze), both fixable.
     text = (Path(__file__).resolve().parent.parent / "examples" / "finetune_buggy.py").read_text()
@@ -261,23 +285,20 @@ async def test_fix_all_fixes_every_fixable_finding_of_the_file(client, project):
     assert list(only) == []  # nothing left to fix
 
 
-@pytest.mark.asyncio
-async def test_no_action_is_offered_from_a_diagnostic_the_text_has_moved_on_from(project):
-    client = await _start(project, {"debounce": 1000})
-    try:
-        uri = open_script(client, project / "exposed.py")
-        await diagnostics_of(client, uri, 1)
-        assert await _actions(client, uri, 4)
-        # A line added above the finding: until the new text is checked, nothing offers edits at the old place.
-        replace_text(client, uri, "# a comment\n" + EXPOSED, 2)
-        assert await _actions(client, uri, 4) == {}
-        client.diagnostics.clear()
-        (diagnostic,) = await diagnostics_of(client, uri, 1)
-        assert diagnostic.range.start.line == 5
-        fix = next(a for title, a in (await _actions(client, uri, 5)).items() if title.startswith("Fix BN001"))
-        assert apply_edits("# a comment\n" + EXPOSED, edits_of(fix, uri)) == "# a comment\n" + FIXED
-    finally:
-        await _stop(client)
+@pytest.mark.asyncio(loop_scope="module")
+async def test_no_action_is_offered_from_a_diagnostic_the_text_has_moved_on_from(debounced, project):
+    client = debounced
+    uri = open_script(client, project / "exposed.py")
+    await diagnostics_of(client, uri, 1)
+    assert await _actions(client, uri, 4)
+    # A line added above the finding: until the new text is checked, nothing offers edits at the old place.
+    replace_text(client, uri, "# a comment\n" + EXPOSED, 2)
+    assert await _actions(client, uri, 4) == {}
+    client.diagnostics.clear()
+    (diagnostic,) = await diagnostics_of(client, uri, 1)
+    assert diagnostic.range.start.line == 5
+    fix = next(a for title, a in (await _actions(client, uri, 5)).items() if title.startswith("Fix BN001"))
+    assert apply_edits("# a comment\n" + EXPOSED, edits_of(fix, uri)) == "# a comment\n" + FIXED
 
 
 # --- notebooks ------------------------------------------------------------------------------------
@@ -294,7 +315,7 @@ def _cell(uri: str, index: int) -> str:
     return f"{uri}#cell{index}"
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_notebook_document_opened_cell_by_cell_gets_the_finding_on_its_cell(client, project):
     uri = from_fs_path(str(project / "finetune.ipynb"))
     kinds = {"markdown": types.NotebookCellKind.Markup, "code": types.NotebookCellKind.Code}
@@ -336,7 +357,7 @@ async def test_a_notebook_document_opened_cell_by_cell_gets_the_finding_on_its_c
         types.NotebookDocumentIdentifier(uri), [types.TextDocumentIdentifier(_cell(uri, n)) for n in range(1, 5)]))
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_notebook_file_opened_as_text_gets_the_finding_on_the_line_of_the_file(client, project):
     cells = [{"cell_type": kind, "metadata": {}, "source": text.splitlines(keepends=True)}
              | ({"outputs": [], "execution_count": None} if kind == "code" else {}) for kind, text in NOTEBOOK_CELLS]
@@ -354,7 +375,7 @@ async def test_a_notebook_file_opened_as_text_gets_the_finding_on_the_line_of_th
 # --- the project ----------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_change_to_a_helper_module_checks_the_scripts_that_import_it_again(client, project):
     train = open_script(client, project / "train.py")
     (diagnostic,) = await diagnostics_of(client, train, 1)
@@ -372,7 +393,7 @@ async def test_a_change_to_a_helper_module_checks_the_scripts_that_import_it_aga
     assert [d.code for d in await diagnostics_of(client, train, 1)] == ["BN004"]
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_finding_inside_a_helper_module_is_shown_there(client, project):
     (project / "pyproject.toml").write_text('[tool.bnlint]\ntarget-runtime = "keras2"\n')
     open_script(client, project / "train.py")
@@ -382,36 +403,36 @@ async def test_a_finding_inside_a_helper_module_is_shown_there(client, project):
     assert from_fs_path(str(project / "train.py")) in {r.location.uri for r in diagnostic.related_information}
 
 
-@pytest.mark.asyncio
-async def test_typing_never_queues_checks(project):
-    # A debounce long enough that the whole burst of edits arrives within it: one check, of the last text.
-    client = await _start(project, {"debounce": 300})
+@pytest.mark.asyncio(loop_scope="module")
+async def test_typing_never_queues_checks(debounced, project):
+    # The whole burst of edits arrives within the debounce delay: one check, of the last text.
+    client = debounced
+    uri = open_script(client, project / "exposed.py")
+    await diagnostics_of(client, uri, 1)
+    published = []
+    original = client.diagnostics
+
+    class Recorder(dict):
+        def __setitem__(self, key, value):
+            published.append((key, len(value)))
+            super().__setitem__(key, value)
+
+    client.diagnostics = Recorder(original)
     try:
-        uri = open_script(client, project / "exposed.py")
-        await diagnostics_of(client, uri, 1)
-        published = []
-        original = client.diagnostics
-
-        class Recorder(dict):
-            def __setitem__(self, key, value):
-                published.append((key, len(value)))
-                super().__setitem__(key, value)
-
-        client.diagnostics = Recorder(original)
         for version in range(2, 22):
             replace_text(client, uri, FIXED if version % 2 else EXPOSED, version)
             await asyncio.sleep(0.005)
         await until(lambda: published)
         await asyncio.sleep(1.0)  # time for any check still queued to report
-        assert published == [(uri, 0)]  # the last text (version 21: FIXED); nothing in between
     finally:
-        await _stop(client)
+        client.diagnostics = original
+    assert published == [(uri, 0)]  # the last text (version 21: FIXED); nothing in between
 
 
 # --- settings -------------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_settings_from_initialization_options_and_configuration_changes(project):
     client = await _start(project, {"ignore": ["BN001"]})
     try:
@@ -443,51 +464,45 @@ async def test_settings_from_initialization_options_and_configuration_changes(pr
         await _stop(client)
 
 
-@pytest.mark.asyncio
-async def test_the_configuration_next_to_the_file_applies_and_a_broken_one_is_said_once(project):
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_configuration_next_to_the_file_applies_and_a_broken_one_is_said_once(client, project):
     (project / "pyproject.toml").write_text('[tool.bnlint]\nper-file-ignores = { "exposed.py" = ["BN001"] }\n')
-    client = await _start(project)
-    try:
-        uri = open_script(client, project / "exposed.py")
-        assert await diagnostics_of(client, uri, 0) == []
-        (project / "pyproject.toml").write_text("[tool.bnlint]\nselect = 1\n")
-        client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(from_fs_path(str(project / "pyproject.toml")))))
-        await until(lambda: client.messages)
-        (message,) = client.messages
-        assert message.type == types.MessageType.Error and "`select` must be a list of strings" in message.message
-    finally:
-        await _stop(client)
+    uri = open_script(client, project / "exposed.py")
+    assert await diagnostics_of(client, uri, 0) == []
+    (project / "pyproject.toml").write_text("[tool.bnlint]\nselect = 1\n")
+    saved = types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(from_fs_path(str(project / "pyproject.toml"))))
+    client.text_document_did_save(saved)
+    await until(lambda: client.messages)
+    client.text_document_did_save(saved)
+    replace_text(client, uri, EXPOSED + "\n", 2)
+    await asyncio.sleep(1.0)
+    (message,) = client.messages
+    assert message.type == types.MessageType.Error and "`select` must be a list of strings" in message.message
 
 
 # --- the process ----------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
-async def test_shutdown_and_exit_end_the_process(project):
-    client = await _start(project)
-    server = client._server
-    await client.shutdown_async(None)
-    client.exit(None)
-    assert await asyncio.wait_for(server.wait(), 20) == 0
-    await client.stop()
-
-
-@pytest.mark.asyncio
-async def test_the_server_never_imports_tensorflow_or_keras(project, tmp_path):
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_server_never_imports_tensorflow_or_keras_and_exits_when_told(project, tmp_path):
     # Modules that leave a marker if anything imports them, first on the server's path.
     planted, marker = tmp_path / "planted", tmp_path / "IMPORTED"
     for name in ("tensorflow", "keras", "tf_keras"):
         (planted / name).mkdir(parents=True)
         (planted / name / "__init__.py").write_text(f"open({str(marker)!r}, 'a').write({name!r})\n")
-    import os
-
     client = await _start(project, env={**os.environ, "PYTHONPATH": str(planted)})
     try:
         uri = open_script(client, project / "exposed.py")
         assert [d.code for d in await diagnostics_of(client, uri, 1)] == ["BN001"]
-        await _actions(client, uri, 4)
+        assert await _actions(client, uri, 4)
+        assert await client.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(4, 6)))
+        # shutdown, then exit: the process ends with status 0.
+        server = client._server
+        await client.shutdown_async(None)
+        client.exit(None)
+        assert await asyncio.wait_for(server.wait(), 20) == 0
     finally:
-        await _stop(client)
+        await client.stop()
     assert not marker.exists(), marker.read_text()
 
 

@@ -67,6 +67,7 @@ class BnlintServer(LanguageServer):
         # URI -> the target whose check produced them -> what is shown there.
         self.shown: dict[str, dict[str, list[Shown]]] = {}
         self.owned: dict[str, tuple[str, ...]] = {}  # target URI -> the URIs it always publishes (its cells)
+        self.sent: dict[str, list[types.Diagnostic]] = {}  # URI -> the diagnostics last published there, if any
         self.told: dict[str, None] = {}
 
     # --- what is open -------------------------------------------------------------------------
@@ -137,9 +138,12 @@ class BnlintServer(LanguageServer):
         for uri, items in outcome.shown.items():
             self.shown.setdefault(uri, {})[origin] = items
         owned = tuple(outcome.target.texts())
+        new = set(owned) - set(self.owned.get(origin, ()))
         self.owned[origin] = owned
         for uri in sorted(before | outcome.shown.keys() | set(owned)):
-            self.send(uri)
+            # The target's own URI every time (the editor learns it was checked), a cell when it
+            # is new or its diagnostics changed: a 200-cell notebook is not 200 messages a keystroke.
+            self.send(uri, force=uri == origin or uri in new)
 
     def _forget(self, uri: str, origin: str) -> None:
         by_origin = self.shown.get(uri)
@@ -170,8 +174,14 @@ class BnlintServer(LanguageServer):
                     items.append(item)
         return items
 
-    def send(self, uri: str) -> None:
+    def send(self, uri: str, force: bool = True) -> None:
         diagnostics = [item.placed.diagnostic for item in self.items(uri)]
+        if not force and diagnostics == self.sent.get(uri, []):
+            return
+        if diagnostics:
+            self.sent[uri] = diagnostics
+        else:
+            self.sent.pop(uri, None)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, diagnostics))
 
     def tell(self, message: str, kind: types.MessageType) -> None:
@@ -198,7 +208,8 @@ def check_target(target: Target, options: server_settings.ServerSettings, buffer
     outcome = Outcome(target)
     try:
         settings = api.settings_for([target.path or "."], options.configuration, **options.overrides())
-        checked = api.check_buffer(target.text, target.path, settings, buffers=buffers, kind=target.kind)
+        checked = api.check_buffer(target.text, target.path, settings, buffers=buffers, kind=target.kind,
+                                   file_lines=target.notebook_file)
     except UsageError as exc:
         outcome.usage = f"bnlint: {exc}"
         return outcome
