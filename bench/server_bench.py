@@ -2,8 +2,8 @@
 
     python bench/server_bench.py [--script PATH] [--edits 200] [--cells 200] [--memory-edits 1000]
 
-- script: open a training script (default: examples/finetune_buggy.py), then make `--edits`
-  edits, one at a time (a comment added to the end of a line, then removed), each waiting for the
+- script: open a training script where it is (default: examples/finetune_buggy.py), then make
+  `--edits` edits (in the editor only: the file is never written), one at a time (a comment added to the end of a line, then removed), each waiting for the
   diagnostics it brings (debounce 0, so each edit is one check);
 - notebook: a notebook document of `--cells` code cells (a fine-tuning notebook: imports, data
   cells, the frozen base, compile, fit, the unfreeze, fit again), edited in the cell of its
@@ -129,11 +129,10 @@ async def run(args: argparse.Namespace) -> list[dict]:
     rows = []
 
     # A script.
+    # Opened where it is, so that its project (configuration, pins, the modules it imports) is read.
     script = Path(args.script).resolve()
     text = script.read_text(encoding="utf-8")
-    target = workspace / script.name
-    target.write_text(text, encoding="utf-8")
-    uri = from_fs_path(str(target))
+    uri = from_fs_path(str(script))
     await bench.timed(uri, lambda: client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, text))))
     findings = len(bench.last[uri])
     version = 1

@@ -219,6 +219,17 @@ async def test_a_buggy_script_gets_the_finding_bnlint_check_reports_then_the_edi
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_a_file_whose_uri_is_percent_encoded_is_checked_and_its_diagnostics_use_the_editors_uri(client, project):
+    folder = project / "runs 2024+v2"
+    folder.mkdir()
+    (folder / "exposed.py").write_text(EXPOSED)
+    uri = open_script(client, folder / "exposed.py")
+    assert "%20" in uri and "%2B" in uri
+    assert [d.code for d in await diagnostics_of(client, uri, 1)] == ["BN001"]
+    assert [a for a in await _actions(client, uri, 4) if a.startswith("Fix BN001")]
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_hover_on_a_diagnosed_range_shows_the_rule_documentation(client, project):
     uri = open_script(client, project / "exposed.py")
     await diagnostics_of(client, uri, 1)

@@ -12,9 +12,11 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
 from bnlint import __version__, api
 from bnlint.discover import real_path
@@ -72,25 +74,32 @@ class BnlintServer(LanguageServer):
 
     # --- what is open -------------------------------------------------------------------------
 
+    def document(self, uri: str) -> TextDocument | None:
+        """The open text document at `uri` (pygls keeps them by the URI percent-decoded)."""
+        return self.workspace.text_documents.get(unquote(uri))
+
     def target(self, uri: str) -> Target | None:
         """The script or notebook at `uri` as it is now in the editor; None once it is closed."""
         notebook = self.workspace.get_notebook_document(notebook_uri=uri)
         if notebook is not None:
             return notebook_target(notebook, self.workspace)
-        document = self.workspace.text_documents.get(uri)
+        document = self.document(uri)
         if document is None or self.workspace.get_notebook_document(cell_uri=uri) is not None:
             return None
         return script_target(document)
 
     def targets(self) -> list[str]:
-        cells = {cell.document for nb in self.workspace.notebook_documents.values() for cell in nb.cells}
-        return [*self.workspace.notebook_documents, *(uri for uri in self.workspace.text_documents if uri not in cells)]
+        """Every open script and notebook, by the URI the editor gave."""
+        notebooks = self.workspace.notebook_documents.values()
+        cells = {unquote(cell.document) for nb in notebooks for cell in nb.cells}
+        documents = [d.uri for key, d in self.workspace.text_documents.items() if key not in cells]
+        return [*(nb.uri for nb in notebooks), *documents]
 
     def buffers(self) -> dict[str, str]:
         """The open scripts' texts by file: read instead of the disk when a check imports them."""
         found = {}
         for uri in self.resolved:
-            document = self.workspace.text_documents.get(uri)
+            document = self.document(uri)
             path = file_path(uri)
             if document is not None and path is not None:
                 found[path] = document.source
@@ -119,7 +128,13 @@ class BnlintServer(LanguageServer):
         if target is None:
             return
         options, buffers, codec = self.options, self.buffers(), self.workspace.position_codec
-        outcome = await self.scheduler.run(lambda: check_target(target, options, buffers, codec))
+        try:
+            outcome = await self.scheduler.run(lambda: check_target(target, options, buffers, codec))
+        except Exception as exc:  # noqa: BLE001 - a bug of ours must not stop the server: say it, keep serving
+            detail = (str(exc).splitlines() or [""])[0]
+            self.window_log_message(types.LogMessageParams(
+                types.MessageType.Error, f"bnlint: internal error checking {uri} ({type(exc).__name__}: {detail}); please report it"))
+            return
         now = self.target(uri)
         if now is None or now.version != target.version or now.text != target.text:
             return  # edited meanwhile: that edit scheduled the check that counts
@@ -330,7 +345,7 @@ def create_server() -> BnlintServer:
                     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, "source.fixAll.bnlint"]))
     def actions(ls: BnlintServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
-        document = ls.workspace.text_documents.get(uri)
+        document = ls.document(uri)
         text = document.source if document is not None else _disk_text(file_path(uri))
         if text is None:
             return []
