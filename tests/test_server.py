@@ -405,6 +405,18 @@ async def test_a_change_to_a_helper_module_checks_the_scripts_that_import_it_aga
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_a_helper_module_changed_on_disk_checks_its_importers_again(client, project):
+    train = open_script(client, project / "train.py")
+    assert [d.code for d in await diagnostics_of(client, train, 1)] == ["BN004"]
+    # A `git checkout` changes the helper; the editor reports the file change it watches.
+    (project / "helpers.py").write_text(HELPERS.replace("    base.trainable = False\n", ""))
+    client.diagnostics.pop(train)
+    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
+        [types.FileEvent(from_fs_path(str(project / "helpers.py")), types.FileChangeType.Changed)]))
+    assert await diagnostics_of(client, train, 0) == []
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_finding_inside_a_helper_module_is_shown_there(client, project):
     (project / "pyproject.toml").write_text('[tool.bnlint]\ntarget-runtime = "keras2"\n')
     open_script(client, project / "train.py")
