@@ -8,9 +8,7 @@ runs again when a project module it read changes (in the editor or on disk).
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -18,17 +16,13 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from bnlint import __version__, api
+from bnlint import __version__
 from bnlint.discover import real_path
-from bnlint.errors import UsageError
-from bnlint.safe_io import UnreadableFile, read_text
 from bnlint.server import settings as server_settings
 from bnlint.server.actions import Request, Shown, code_actions
-from bnlint.server.diagnostics import Placer, lines_of
+from bnlint.server.checking import Outcome, check_target, disk_text
 from bnlint.server.documents import Target, file_path, notebook_target, script_target
 from bnlint.server.scheduler import Scheduler
-
-logger = logging.getLogger(__name__)
 
 NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
     notebook_selector=[types.NotebookDocumentFilterWithCells(cells=[types.NotebookCellLanguage("python")], notebook="jupyter-notebook")],
@@ -43,17 +37,6 @@ TOLD_LIMIT = 64  # distinct messages remembered so as not to repeat them on ever
 def _project_file(path: str) -> bool:
     name = os.path.basename(path)
     return name in PROJECT_FILES or (name.startswith("requirements") and name.endswith(".txt"))
-
-
-@dataclass
-class Outcome:
-    """One finished check of a target: what to show where, and what it read."""
-
-    target: Target
-    shown: dict[str, list[Shown]] = field(default_factory=dict)  # by the URI shown on
-    modules: frozenset[str] = frozenset()
-    problems: list[str] = field(default_factory=list)  # inputs that could not be analysed: logged
-    usage: str | None = None  # a configuration or setting that cannot be used: shown once
 
 
 class BnlintServer(LanguageServer):
@@ -218,50 +201,6 @@ class BnlintServer(LanguageServer):
             self.tell(problem, types.MessageType.Warning)
 
 
-def check_target(target: Target, options: server_settings.ServerSettings, buffers: dict[str, str], codec) -> Outcome:
-    """Check one target as `bnlint check` would check its file (runs on the checking thread)."""
-    outcome = Outcome(target)
-    try:
-        settings = api.settings_for([target.path or "."], options.configuration, **options.overrides())
-        checked = api.check_buffer(target.text, target.path, settings, buffers=buffers, kind=target.kind,
-                                   file_lines=target.notebook_file)
-    except UsageError as exc:
-        outcome.usage = f"bnlint: {exc}"
-        return outcome
-    outcome.modules = checked.modules
-    outcome.problems = [str(error) for error in checked.report.errors]
-    texts: dict[str, str | None] = dict(target.texts())
-    if target.notebook_file:
-        texts[target.uri] = None  # JSON lines: shown, never edited by line
-
-    def text_at(uri: str) -> str | None:
-        if uri not in texts:
-            path = file_path(uri)
-            texts[uri] = buffers.get(path) if path in buffers else _disk_text(path)
-        return texts[uri]
-
-    def lines(uri: str):
-        text = target.text if uri == target.uri and target.notebook_file else text_at(uri)
-        return lines_of(text) if text is not None else None
-
-    placer = Placer(target, codec, lines, lambda rule_id: api.rule_url(rule_id, settings))
-    for placed in placer.place(checked.report.findings):
-        finding = placed.finding
-        script = finding.input == "script" and finding.cell is None
-        about = api.rule_help(finding.rule, finding.runtime.target, settings)
-        outcome.shown.setdefault(placed.uri, []).append(Shown(placed, text_at(placed.uri), script, about))
-    return outcome
-
-
-def _disk_text(path: str | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return read_text(path)
-    except UnreadableFile:
-        return None
-
-
 def create_server() -> BnlintServer:
     """A server with every feature registered (a new one per process, or per in-process test)."""
     server = BnlintServer()
@@ -346,7 +285,7 @@ def create_server() -> BnlintServer:
     def actions(ls: BnlintServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
         document = ls.document(uri)
-        text = document.source if document is not None else _disk_text(file_path(uri))
+        text = document.source if document is not None else disk_text(file_path(uri))
         if text is None:
             return []
         edit = ls.client_capabilities.workspace and ls.client_capabilities.workspace.workspace_edit
