@@ -12,8 +12,9 @@ be analysed become `Report.errors`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from bnlint.config import Settings, discover_settings
 from bnlint.engine import run_rules
@@ -52,6 +53,62 @@ def check_source(text: str, filename: str | None, settings: Settings | None = No
     from bnlint.scan import scan_source
 
     return scan_source(text, filename, settings or Settings())
+
+
+class BufferCheck(NamedTuple):
+    """The report on an editor's buffer, and the project modules read for it (resolved paths):
+    a change to one of them changes the report."""
+
+    report: Report
+    modules: frozenset[str]
+
+
+def check_buffer(text: str, filename: str | None, settings: Settings | None = None, *,
+                 buffers: Mapping[str, str] | None = None, kind: InputKind | None = None,
+                 file_lines: bool = True) -> BufferCheck:
+    """`check_source` for an editor: the other open buffers (`buffers`, text by file path) are
+    read instead of the disk where the code imports them. `kind` ("script" or "notebook")
+    overrides what the file name's suffix says (a notebook's cells joined as Python);
+    `file_lines=False` leaves a notebook's findings placed by cell only (`Finding.file_line` unset:
+    the text is an editor's notebook document, not the `.ipynb` file)."""
+    from bnlint.discover import real_path
+    from bnlint.scan import scan_buffer
+
+    overlay = {real_path(path): buffer for path, buffer in (buffers or {}).items()}
+    report, modules = scan_buffer(text, filename, settings or Settings(), overlay, kind, file_lines)
+    return BufferCheck(report, modules)
+
+
+def fixed_source(text: str, findings: Sequence[Finding]) -> str:
+    """The script `text` with those of `findings` that can be fixed safely fixed: the edits of
+    `check --fix` (the findings were found in this text; those of other files are left alone)."""
+    from bnlint.fix.script import fix_source
+
+    return fix_source(text, [f for f in findings if f.input == "script" and f.cell is None])[0]
+
+
+def noqa_source(text: str, findings: Sequence[Finding], display: str = "-") -> str | None:
+    """`text` with a `# noqa: CODE` on the line of each finding, as `check --add-noqa` writes it;
+    None when the text could not take them (it would no longer parse)."""
+    from bnlint.suppressions import with_noqa
+
+    return with_noqa(text, findings, display)[0]
+
+
+def rule_help(rule_id: str, runtime: str | None = None, settings: Settings | None = None) -> str | None:
+    """A rule's short documentation (Markdown), with its fix for `runtime`; None: no such rule."""
+    from bnlint.docs import short_doc
+
+    rule = next((r for r in load_rules((settings or Settings()).rules_dirs) if r.id == rule_id), None)
+    return short_doc(rule, runtime) if rule is not None else None
+
+
+def rule_url(rule_id: str, settings: Settings | None = None) -> str | None:
+    """Where a built-in rule's documentation lives online (the same link SARIF gives)."""
+    from bnlint.docs import rule_url as url
+
+    rule = next((r for r in load_rules((settings or Settings()).rules_dirs) if r.id == rule_id), None)
+    return url(rule) if rule is not None else None
 
 
 def apply_baseline(report: Report, baseline: Path) -> int:

@@ -35,7 +35,8 @@ class LazyGroup(click.Group):
     """A group whose commands in other modules are imported only when used (or listed by --help):
     `bnlint check` in a pre-commit hook does not pay for `explain` or `fix`."""
 
-    lazy = {"explain": "bnlint.explain:explain_command", "fix": "bnlint.fix.command:fix_model_command"}
+    lazy = {"explain": "bnlint.explain:explain_command", "fix": "bnlint.fix.command:fix_model_command",
+            "server": "bnlint.server.command:server_command"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})

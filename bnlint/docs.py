@@ -103,6 +103,22 @@ def rule_doc(rule: Rule) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def short_doc(rule: Rule, runtime: str | None = None) -> str:
+    """A rule's documentation in brief, as Markdown (an editor's hover): what it does, why in one
+    paragraph, and the fix for `runtime` (every runtime's when None), with a link to the rest."""
+    from bnlint.engine import render
+
+    parts = [f"**{rule.id}** ({rule.name}): {rule.summary}", rule.rationale.strip().split("\n\n")[0]]
+    if runtime is not None:
+        parts.append(f"**Fix** ({RUNTIME_TITLES.get(runtime, runtime)}): {render(rule.for_runtime(rule.fix, runtime), _DOC_RECORD).strip()}")
+    else:
+        parts += ["**Fix**", *_fix(rule)]
+    url = rule_url(rule)
+    parts.append(f"Severity: {severity_text(rule)}. `bnlint rule {rule.id}` prints the whole documentation"
+                 + (f" ([online]({url}))." if url else "."))
+    return "\n\n".join(parts) + "\n"
+
+
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from bnlint.notebook_lines import cell_line_map, file_line
 from bnlint.rules import load_rules
 from bnlint.runtime import DEFAULT, forget_pins, from_pins, settle
 from bnlint.selection import enabled_rules, file_filter, selection_notes
+from bnlint.vocabulary import InputKind
 
 # Below this many inputs a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 64
@@ -352,33 +354,53 @@ def scan(paths: list[str], settings: Settings) -> Report:
 
 def scan_source(text: str, filename: str | None, settings: Settings) -> Report:
     """The report for one script or notebook read from standard input, checked as if it were
-    `filename` (its kind, per-file ignores, excludes with force-exclude, the pins near it)."""
+    `filename` (its kind, per-file ignores, excludes with force-exclude, the pins near it, the
+    project's own modules it imports)."""
+    return scan_buffer(text, filename, settings)[0]
+
+
+def scan_buffer(text: str, filename: str | None, settings: Settings, buffers: Mapping[Path, str] | None = None,
+                kind: InputKind | None = None, file_lines: bool = True) -> tuple[Report, frozenset[str]]:
+    """`scan_source`, with the text of other open files (`buffers`, by resolved path) read instead
+    of the disk when the code imports them, and `kind` instead of what the name's suffix says;
+    also returns the project modules read (resolved paths): a change to one of them changes the
+    report. `file_lines=False`: a notebook's findings are placed by cell only (the text is not
+    the notebook's file, as for an editor's notebook document)."""
     from bnlint.discover import Excludes
 
+    _CWD[:] = [Path.cwd()]
+    forget_pins()
     display = filename or "-"
-    kind = "notebook" if display.lower().endswith(".ipynb") else "script"
+    kind = kind or ("notebook" if display.lower().endswith(".ipynb") else "script")
     item = Input(Path(display), display, kind)
     report = _new_report(settings)
     if filename and settings.force_exclude:
         if Excludes(_excludes(settings), settings.project_root).match_with_parents(Path(os.path.abspath(filename)), False):
-            return report  # ruff: an excluded --stdin-filename is not checked
+            return report, frozenset()  # ruff: an excluded --stdin-filename is not checked
+    job = _job(settings)
+    # Read as a path is: within its project (the modules it imports), from where it would be.
+    resolved = real_path(filename) if filename else None
+    project = _project_for(resolved, job.prefilters) if resolved is not None else None
     try:
+        if project is not None:
+            project.forget_scan()  # type: ignore[attr-defined]
+            project.buffers = buffers or {}  # type: ignore[attr-defined]
         if kind == "notebook":
             from bnlint.frontends.python.notebook import analyze_notebook_text as analyze
         else:
             from bnlint.frontends.python.script import analyze_source as analyze
-        unit = analyze(text, display)
+        unit = analyze(text, display, resolved, project)
     except FrontendError as exc:
         report.errors.append(InputError(display, str(exc)))
         report.files_scanned = 1
-        return report
-    folder = real_path(filename).parent if filename else real_path(".")
-    findings, errors = analyze_unit(unit, item, _job(settings), folder)
-    if kind == "notebook":
+        return report, frozenset()
+    finally:
+        if project is not None:
+            project.buffers = {}  # type: ignore[attr-defined]
+    findings, errors = analyze_unit(unit, item, job, resolved.parent if resolved is not None else real_path("."))
+    if kind == "notebook" and file_lines:
         place_notebook_lines(findings, text)
-    if filename:
-        source = Source(str(real_path(filename)), project_path(Path(filename), real_path(filename)))
-        for finding in findings:
-            finding.source = source
+    if resolved is not None:
+        _sources(unit, item, resolved, findings)
     report.files_scanned = 1
-    return _collect(report, [(findings, errors, [])])
+    return _collect(report, [(findings, errors, [])]), frozenset((*unit.files.values(), *unit.consulted))

@@ -209,13 +209,44 @@ def _with_codes(line: str, codes: list[str]) -> str:
     return f"{body.rstrip()}  # noqa: {', '.join(codes)}{ending}"
 
 
+def with_noqa(text: str, findings: Iterable[Finding], display: str) -> tuple[str | None, int, list[str]]:
+    """`text` with a `# noqa: CODE` on the line of each finding (merged into a directive already
+    there): (the new text, or None when it would no longer parse; directives added; one line per
+    finding or file that could not take one). `--add-noqa` and the editor's code action share it."""
+    import ast
+
+    lines = text.splitlines(keepends=True)
+    try:
+        blocked = _uncommentable_lines(text)
+    except (SyntaxError, ValueError):
+        return None, 0, [f"{display}: --add-noqa: cannot tokenize the file"]
+    problems: list[str] = []
+    codes_by_line: dict[int, list[str]] = {}
+    for finding in findings:
+        candidates = [n for n in (finding.line, finding.end_line or finding.line)
+                      if n is not None and n not in blocked and 1 <= n <= len(lines)]
+        if not candidates:
+            problems.append(f"{display}:{finding.line}: --add-noqa: no line of this finding can take a comment")
+            continue
+        codes = codes_by_line.setdefault(candidates[0], [])
+        if finding.rule not in codes:
+            codes.append(finding.rule)
+    for number, codes in codes_by_line.items():
+        lines[number - 1] = _with_codes(lines[number - 1], codes)
+    new_text = "".join(lines)
+    try:
+        ast.parse(new_text)
+    except (SyntaxError, ValueError):
+        return None, 0, [*problems, f"{display}: --add-noqa: the file would no longer parse; left unchanged"]
+    return new_text, sum(len(codes) for codes in codes_by_line.values()), problems
+
+
 def add_noqa(findings: Iterable[Finding]) -> tuple[int, list[str]]:
     """ruff's --add-noqa: a `# noqa: CODE` on the line of every script finding (merged into a
     directive already there). Returns (directives added, one line per file left unchanged).
 
     A file is rewritten only if it still parses afterwards; notebooks and saved models are not
     changed (they have no lines of their own to comment)."""
-    import ast
     import os
     import tempfile
 
@@ -236,28 +267,9 @@ def add_noqa(findings: Iterable[Finding]) -> tuple[int, list[str]]:
         except safe_io.UnreadableFile as exc:
             problems.append(f"{display}: --add-noqa: {exc}")
             continue
-        lines = text.splitlines(keepends=True)
-        try:
-            blocked = _uncommentable_lines(text)
-        except (SyntaxError, ValueError):
-            problems.append(f"{display}: --add-noqa: cannot tokenize the file")
-            continue
-        codes_by_line: dict[int, list[str]] = {}
-        for finding in file_findings:
-            candidates = [n for n in (finding.line, finding.end_line or finding.line) if n not in blocked and 1 <= n <= len(lines)]
-            if not candidates:
-                problems.append(f"{display}:{finding.line}: --add-noqa: no line of this finding can take a comment")
-                continue
-            codes = codes_by_line.setdefault(candidates[0], [])
-            if finding.rule not in codes:
-                codes.append(finding.rule)
-        for number, codes in codes_by_line.items():
-            lines[number - 1] = _with_codes(lines[number - 1], codes)
-        new_text = "".join(lines)
-        try:
-            ast.parse(new_text)
-        except (SyntaxError, ValueError):
-            problems.append(f"{display}: --add-noqa: the file would no longer parse; left unchanged")
+        new_text, count, trouble = with_noqa(text, file_findings, display)
+        problems += trouble
+        if new_text is None:
             continue
         # Atomically, keeping the file's mode: a crash never leaves half a script.
         folder = os.path.dirname(file) or "."
@@ -271,5 +283,5 @@ def add_noqa(findings: Iterable[Finding]) -> tuple[int, list[str]]:
             os.unlink(temporary)
             problems.append(f"{display}: --add-noqa: cannot write: {exc.strerror or exc}")
             continue
-        added += sum(len(codes) for codes in codes_by_line.values())
+        added += count
     return added, problems

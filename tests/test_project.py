@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -177,3 +178,70 @@ def test_a_batchnorm_builder_in_an_imported_module_makes_the_script_worth_readin
     (repository / "train.py").write_text("import keras\nfrom blocks import block\nbase.trainable = False\nmodel.fit(x)\ndef broken(:\n")
     report = scan(["train.py"], Settings(cache=False, jobs=1))
     assert [e.path for e in report.errors] == ["train.py"]
+
+
+# A script whose problem spans a helper module: the helper builds, freezes and trains the head, the
+# script unfreezes and trains again (issue: standard input used to read the script alone).
+HELPERS = (
+    "import tensorflow as tf\n"
+    "def build():\n"
+    "    base = tf.keras.applications.ResNet50(weights=None, include_top=False, pooling='avg')\n"
+    "    base.trainable = False\n"
+    "    inputs = tf.keras.Input((64, 64, 3))\n"
+    "    return tf.keras.Model(inputs, tf.keras.layers.Dense(1)(base(inputs))), base\n"
+    "def train_head(model, data):\n"
+    "    model.compile('sgd', 'mse')\n"
+    "    model.fit(data, epochs=5)\n"
+)
+TRAIN_HELPER = (
+    "from helpers import build, train_head\n"
+    "model, base = build()\n"
+    "train_head(model, 'data/')\n"
+    "base.trainable = True\n"
+    "model.compile('sgd', 'mse')\n"
+    "model.fit('data/', epochs=5)\n"
+)
+
+
+@pytest.fixture
+def helper_project(repository):
+    (repository / "scripts").mkdir()
+    (repository / "scripts" / "helpers.py").write_text(HELPERS)
+    (repository / "scripts" / "train_helper.py").write_text(TRAIN_HELPER)
+    return repository
+
+
+def _check_json(*args, stdin=None):
+    result = CliRunner().invoke(cli, ["check", "--no-confirm", "--no-cache", "--format", "json", *args], input=stdin)
+    return result.exit_code, [(f["rule"], f["path"], f["line"], f["verdict"]) for f in json.loads(result.stdout)["findings"]]
+
+
+def test_standard_input_reads_the_project_as_a_path_does(helper_project):
+    by_path = _check_json("scripts/train_helper.py")
+    assert by_path == (1, [("BN004", "scripts/train_helper.py", 4, "exposed")])
+    assert _check_json("-", "--stdin-filename", "scripts/train_helper.py", stdin=TRAIN_HELPER) == by_path
+    # From inside the folder, as an editor or formatter runs it.
+    os.chdir(helper_project / "scripts")
+    assert _check_json("-", "--stdin-filename", "train_helper.py", stdin=TRAIN_HELPER) == (1, [("BN004", "train_helper.py", 4, "exposed")])
+
+
+def test_standard_input_sees_the_helper_module_as_it_is_now(helper_project):
+    # One process, two checks (an editor, the test suite): the helper is read again once it changed.
+    assert _check_json("-", "--stdin-filename", "scripts/train_helper.py", stdin=TRAIN_HELPER)[0] == 1
+    (helper_project / "scripts" / "helpers.py").write_text(HELPERS.replace("    base.trainable = False\n", ""))
+    assert _check_json("-", "--stdin-filename", "scripts/train_helper.py", stdin=TRAIN_HELPER) == (0, [])
+
+
+def test_a_notebook_on_standard_input_reads_its_project_modules(helper_project):
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": TRAIN_HELPER}
+    text = json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# fine-tune"}, cell],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    status, found = _check_json("-", "--stdin-filename", "scripts/finetune.ipynb", stdin=text)
+    assert (status, found) == (1, [("BN004", "scripts/finetune.ipynb", 4, "exposed")])
+
+
+def test_a_finding_inside_the_helper_is_reported_there_from_standard_input(helper_project):
+    # On tf.keras the problem is the helper's call of the base, with the script's unfreeze related.
+    by_path = _check_json("--target-runtime", "keras2", "scripts/train_helper.py")
+    assert by_path == (1, [("BN001", "scripts/helpers.py", 6, "exposed")])
+    assert _check_json("--target-runtime", "keras2", "-", "--stdin-filename", "scripts/train_helper.py", stdin=TRAIN_HELPER) == by_path

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -75,15 +75,13 @@ def _summary(text: str) -> _TextSummary:
 _T = TypeVar("_T")
 
 
-def _while_unchanged(table: dict[Path, tuple[tuple[int, int], _T | None]], file: Path,
+def _while_unchanged(table: dict[Path, tuple[object, _T | None]], file: Path, version: object,
                      compute: Callable[[Path], _T | None]) -> _T | None:
-    """`compute(file)`, remembered in `table` until the file's modification time or size changes
-    (a long-lived process, an editor or the test suite, sees edits); None when it cannot be read."""
-    try:
-        stat = file.stat()
-    except OSError:
+    """`compute(file)`, remembered in `table` until the file's `version` (`Project._version`)
+    changes (a long-lived process, an editor or the test suite, sees edits); None when it cannot
+    be read."""
+    if version is None:
         return None
-    version = (stat.st_mtime_ns, stat.st_size)
     cached = table.get(file)
     if cached is None or cached[0] != version:
         cached = table[file] = (version, compute(file))
@@ -98,9 +96,12 @@ class Project:
         # Each prefilter's groups in the order that rules a file out soonest (`search_order`).
         self.prefilters = None if prefilters is None else tuple(search_order(need) for need in prefilters)
         self._root_text = str(self.root)
-        self._parsed: dict[Path, tuple[tuple[int, int], tuple[str, ast.Module] | None]] = {}
+        self._parsed: dict[Path, tuple[object, tuple[str, ast.Module] | None]] = {}
         self._resolved: dict[tuple[Path, str, int], Path | None] = {}
-        self._groups: dict[Path, tuple[tuple[int, int], _TextSummary | None]] = {}
+        self._groups: dict[Path, tuple[object, _TextSummary | None]] = {}
+        # An editor's open buffers by resolved path: read instead of the files on disk (`bnlint
+        # server`, `api.check_buffer`); set for one check at a time.
+        self.buffers: Mapping[Path, str] = {}
         self._reach: dict[Path, _Reach] = {}
         self._listings: dict[str, frozenset[str]] = {}
 
@@ -190,8 +191,11 @@ class Project:
         return False
 
     def forget_scan(self) -> None:
-        """Forget what imported modules reach: their files may have changed since the last scan."""
+        """Forget what imported modules reach, and where imports lead: files may have changed,
+        appeared or gone since the last scan."""
         self._reach.clear()
+        self._resolved.clear()
+        self._listings.clear()
 
     def _imported(self, importer: Path, imports: tuple[tuple[str, int], ...]) -> Iterator[Path]:
         """The project modules these imports name (a library's own package, `keras_hub` inside
@@ -226,13 +230,28 @@ class Project:
 
     def _summary(self, file: Path) -> _TextSummary | None:
         """What a project module's text says (`_summary`), read again when it changed."""
-        return _while_unchanged(self._groups, file, self._read_summary)
+        return _while_unchanged(self._groups, file, self._version(file), self._read_summary)
 
     def _read_summary(self, file: Path) -> _TextSummary | None:
         text = self._text(file)
         return _summary(text) if text is not None else None
 
+    def _version(self, file: Path) -> object:
+        """What says a module changed: an open buffer's text, else the file's modification time
+        and size; None when it cannot be read."""
+        buffer = self.buffers.get(file)
+        if buffer is not None:
+            return buffer
+        try:
+            stat = file.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
     def _text(self, file: Path) -> str | None:
+        buffer = self.buffers.get(file)
+        if buffer is not None:
+            return buffer
         try:
             return decode(read_bytes(file, MODULE_LIMIT))
         except (UnreadableFile, FrontendError):
@@ -241,7 +260,7 @@ class Project:
     def load(self, file: Path) -> tuple[str, ast.Module] | None:
         """(text, tree) of a project module, or None when it cannot be read; parsed again only
         when the file changed since."""
-        return _while_unchanged(self._parsed, file, self._read)
+        return _while_unchanged(self._parsed, file, self._version(file), self._read)
 
     def _read(self, file: Path) -> tuple[str, ast.Module] | None:
         text = self._text(file)
