@@ -542,9 +542,9 @@ def test_without_pygls_the_command_says_what_to_install_in_one_line(monkeypatch)
     monkeypatch.setattr(importlib.metadata, "version", version)
     result = CliRunner().invoke(cli, ["server"])
     assert result.exit_code == 2
-    assert result.stderr == "bnlint server needs pygls: pip install 'pygls>=2' (or install bnlint with its [server] extra)\n"
+    assert result.stderr == "bnlint server needs pygls 2 or newer (bnlint's [server] extra): pip install --upgrade pygls\n"
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "1.3.1" if name == "pygls" else real(name))
-    assert CliRunner().invoke(cli, ["server"]).stderr == "bnlint server needs pygls 2 or newer, found 1.3.1: pip install 'pygls>=2'\n"
+    assert CliRunner().invoke(cli, ["server"]).stderr == "bnlint server needs pygls 2 or newer, found 1.3.1: pip install --upgrade pygls\n"
 
 
 def test_import_bnlint_and_check_never_import_pygls(project):

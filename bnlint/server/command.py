@@ -20,10 +20,10 @@ def _missing() -> str | None:
         installed = version("pygls")
         version("lsprotocol")
     except PackageNotFoundError:
-        return "bnlint server needs pygls: pip install 'pygls>=2' (or install bnlint with its [server] extra)"
+        return "bnlint server needs pygls 2 or newer (bnlint's [server] extra): pip install --upgrade pygls"
     major = installed.split(".")[0]
     if not major.isdigit() or int(major) < PYGLS_MAJOR:
-        return f"bnlint server needs pygls 2 or newer, found {installed}: pip install 'pygls>=2'"
+        return f"bnlint server needs pygls 2 or newer, found {installed}: pip install --upgrade pygls"
     return None
 
 
