@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from bnlint import yaml_data
-from bnlint.rules import builtin_rules_dir
+from bnlint.shipped import knowledge_dir
 
 HUB_LAYER = "tensorflow_hub.KerasLayer"
 
@@ -47,10 +46,6 @@ class _Knowledge:
     automagics: frozenset[str]
     package_modules: tuple[str, ...]  # third-party modules that build Keras models (`efficientnet.tfkeras`)
     batchnorm_words: tuple[str, ...]  # what code that builds BatchNormalization must mention
-
-
-def knowledge_dir() -> Path:
-    return builtin_rules_dir() / "knowledge"
 
 
 def _names(section: dict, key: str) -> list[str]:

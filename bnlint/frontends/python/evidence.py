@@ -9,7 +9,7 @@ from functools import cache
 from bnlint import yaml_data
 from bnlint.frontends.python.imports import canonical
 from bnlint.frontends.python.values import NOT_LITERAL, literal
-from bnlint.knowledge import knowledge_dir
+from bnlint.shipped import knowledge_dir
 
 _COMPAT_V1 = "tensorflow.compat.v1."
 
