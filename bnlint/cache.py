@@ -19,6 +19,8 @@ from pathlib import Path
 
 from bnlint import __version__, safe_io
 from bnlint.findings import Finding, InputError
+from bnlint.ir import Runtime
+from bnlint.vocabulary import RUNTIMES
 
 ENTRY_LIMIT = 16 * 2**20
 CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a cache created by bnlint; it is safe to delete.\n"
@@ -55,9 +57,19 @@ def _finding(data: object) -> Finding:
     return finding
 
 
-def load(directory: Path, cache_key: str, digest=None) -> tuple[list[Finding], list[InputError]] | None:
-    """The stored result, if there is one and every other file it was derived from (a project
-    module the script imports) still has the content it had (`digest(path)` gives it now)."""
+def _runtime(data: object) -> Runtime | None:
+    """The cached runtime the file was judged by (None: it could not be analysed)."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or data.get("target") not in RUNTIMES or not isinstance(data.get("source"), str):
+        raise TypeError("malformed runtime")
+    return Runtime(data["target"], data["source"])
+
+
+def load(directory: Path, cache_key: str, digest=None) -> tuple[list[Finding], list[InputError], Runtime | None] | None:
+    """The stored result (findings, errors, the runtime the file was judged by), if there is one
+    and every other file it was derived from (a project module the script imports) still has the
+    content it had (`digest(path)` gives it now)."""
     try:
         text = safe_io.read_bytes(_entry(directory, cache_key), ENTRY_LIMIT)
         data = safe_io.parse_json(text, "cache entry")
@@ -72,9 +84,10 @@ def load(directory: Path, cache_key: str, digest=None) -> tuple[list[Finding], l
         errors = [InputError(**e) for e in data["errors"]]
         if not all(isinstance(e.path, str) and isinstance(e.message, str) for e in errors):
             return None
+        runtime = _runtime(data["runtime"])
     except (safe_io.UnreadableFile, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
-    return findings, errors
+    return findings, errors, runtime
 
 
 def _claim(directory: Path) -> bool:
@@ -121,7 +134,7 @@ def _create(directory: Path) -> bool:
 
 
 def store(directory: Path, cache_key: str, findings: list[Finding], errors: list[InputError],
-          deps: dict[str, str] | None = None) -> None:
+          deps: dict[str, str] | None = None, runtime: Runtime | None = None) -> None:
     """Write atomically; a cache that cannot be written is silently skipped (it is an optimisation)."""
     import tempfile
     from dataclasses import asdict
@@ -129,7 +142,8 @@ def store(directory: Path, cache_key: str, findings: list[Finding], errors: list
     if not _claim(directory):
         return
     entry = _entry(directory, cache_key)
-    payload = {"findings": [f.to_dict() for f in findings], "errors": [asdict(e) for e in errors], "deps": deps or {}}
+    payload = {"findings": [f.to_dict() for f in findings], "errors": [asdict(e) for e in errors], "deps": deps or {},
+               "runtime": asdict(runtime) if runtime is not None else None}
     try:
         entry.parent.mkdir(exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")

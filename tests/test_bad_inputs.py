@@ -557,7 +557,7 @@ def test_the_cache_writes_only_into_a_folder_it_created(tmp_path):
     cache.store(created, "ab" * 32, [], [])
     assert (created / ".gitignore").read_text() == cache.GITIGNORE
     assert (created / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
-    assert cache.load(created, "ab" * 32) == ([], [])
+    assert cache.load(created, "ab" * 32) == ([], [], None)
 
     project = tmp_path / "project"  # `cache-dir: .`: a folder that already holds the user's files
     project.mkdir()
@@ -568,7 +568,7 @@ def test_the_cache_writes_only_into_a_folder_it_created(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     cache.store(empty, "ef" * 32, [], [])  # an empty folder is claimed, and tagged
-    assert (empty / "CACHEDIR.TAG").exists() and cache.load(empty, "ef" * 32) == ([], [])
+    assert (empty / "CACHEDIR.TAG").exists() and cache.load(empty, "ef" * 32) == ([], [], None)
 
 
 def test_a_cache_folder_of_an_earlier_version_is_adopted(tmp_path):
@@ -579,7 +579,7 @@ def test_a_cache_folder_of_an_earlier_version_is_adopted(tmp_path):
     (old / ".gitignore").write_text(cache.GITIGNORE)
     (old / "12").mkdir()
     cache.store(old, "12" * 32, [], [])
-    assert (old / "CACHEDIR.TAG").exists() and cache.load(old, "12" * 32) == ([], [])
+    assert (old / "CACHEDIR.TAG").exists() and cache.load(old, "12" * 32) == ([], [], None)
 
 
 @pytest.mark.parametrize(
@@ -600,7 +600,7 @@ def test_a_hostile_cache_entry_is_a_miss(tmp_path, entry, sample_report):
     folder = tmp_path / ".bnlint_cache"
     finding = sample_report.findings[2]
     cache.store(folder, "aa" * 32, [finding], [])
-    assert cache.load(folder, "aa" * 32) == ([finding], [])
+    assert cache.load(folder, "aa" * 32) == ([finding], [], None)
     (folder / "aa" / f"{'aa' * 32}.json").write_text(entry)
     assert cache.load(folder, "aa" * 32) is None
 
