@@ -261,6 +261,17 @@ def resolve(code: Runtime, folder: Path, recorded: Runtime | None = None) -> Run
     return Runtime(installed.target, f"no pins, {installed.source}") if installed else LATEST
 
 
+def from_file(code: Runtime, recorded: Runtime | None) -> Runtime:
+    """What a file alone says, without its project or the environment (a snippet checked as text):
+    its code, else what its outputs record (which also settle code that only rules Keras 3 out)."""
+    if code == DEFAULT:
+        return recorded or code
+    if isinstance(code, Keras3RuledOut) and recorded is not None and recorded.target != "keras3" \
+            and not isinstance(recorded, Keras3RuledOut):
+        return Runtime(recorded.target, f"{code.source}, {recorded.source}")
+    return code
+
+
 # --- The environment bnlint runs in -------------------------------------------------------
 
 _KERAS_DISTRIBUTIONS = ("keras",)

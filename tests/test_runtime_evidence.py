@@ -266,7 +266,10 @@ NOTEBOOK_CELLS = ("import tensorflow as tf\nkeras = tf.keras\n", BODY.format(
     ({"language_info": {"name": "python", "version": "3.6.9"}}, ("keras2", "Python 3.6.9 kernel (notebook metadata)")),
     ({"kernelspec": {"name": "python3", "display_name": "Python 3.7 (tensorflow)", "language": "python"}},
      ("keras2", "Python 3.7 kernel (notebook metadata)")),
-    ({"kernelspec": {"name": "python2", "display_name": "Python 2", "language": "python"}}, ("keras2", "Python 2 kernel (notebook metadata)")),
+    # Python 2 runs no TensorFlow after 2.1 and no standalone Keras after 2.3: legacy.
+    ({"kernelspec": {"name": "python2", "display_name": "Python 2", "language": "python"}}, ("legacy", "Python 2 kernel (notebook metadata)")),
+    ({"language_info": {"name": "python", "version": "2.7.15"}}, ("legacy", "Python 2.7.15 kernel (notebook metadata)")),
+    ({"language_info": {"name": "python", "version": "3.5.2"}}, ("keras2", "Python 3.5.2 kernel (notebook metadata)")),
     # The version the kernel ran decides over its display name.
     ({"kernelspec": {"display_name": "Python 3.6"}, "language_info": {"name": "python", "version": "3.10.12"}},
      ("keras3", "default (no pins or imports say otherwise)")),

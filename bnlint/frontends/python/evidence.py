@@ -39,6 +39,7 @@ class _Evidence:
     saving_exempt_keywords: frozenset[str]
     saving_exempt_prefixes: tuple[str, ...]
     python_below: tuple[int, ...]
+    python_legacy_below: tuple[int, ...]
     callees: frozenset[str]  # every call some evidence above is about: the rest need no look
     flavours: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]  # (flavour, modules, "module." prefixes)
 
@@ -78,6 +79,7 @@ def _evidence() -> _Evidence:
         saving_exempt_keywords=frozenset(exempt.get("keywords") or ()),
         saving_exempt_prefixes=tuple(exempt.get("prefixes") or ()),
         python_below=tuple(int(part) for part in str(removed.get("python_below", "0")).split(".")),
+        python_legacy_below=tuple(int(part) for part in str(legacy.get("python_below", "0")).split(".")),
         callees=frozenset(callees),
         flavours=tuple(
             (flavour, frozenset(modules), tuple(f"{m}." for m in modules))
@@ -160,13 +162,25 @@ def refused_path(callee: str, args) -> str | None:
 _PYTHON_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 
 
-def python_rules_out_keras3(version: str) -> bool:
-    """Whether a Python version ("3.6.9", "2.7", "3") is older than every Keras 3 release supports."""
+def _older(version: str, below: tuple[int, ...]) -> bool:
     match = _PYTHON_VERSION.match(version.strip())
     if match is None:
         return False
     major, minor = int(match.group(1)), match.group(2)
-    below = _evidence().python_below
-    if minor is None:  # "Python 3": any 3.x, so only an older major rules Keras 3 out
+    if minor is None:  # "Python 3": any 3.x, so only an older major counts
         return major < below[0]
     return (major, int(minor)) < below[:2]
+
+
+def python_rules_out_keras3(version: str) -> bool:
+    """Whether a Python version ("3.6.9", "2.7", "3") is older than every Keras 3 release supports."""
+    return _older(version, _evidence().python_below)
+
+
+def python_runtime(version: str) -> str | None:
+    """What a Python version that ran the code says: "legacy" when no TensorFlow after 2.1 runs on
+    it (Python 2), "not_keras3" when no Keras 3 does (Python 3.6), else None."""
+    evidence = _evidence()
+    if _older(version, evidence.python_legacy_below):
+        return "legacy"
+    return "not_keras3" if _older(version, evidence.python_below) else None
