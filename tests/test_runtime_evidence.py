@@ -327,3 +327,14 @@ def test_the_cache_knows_the_pins_below_keras3(tmp_path, monkeypatch):
         forget_pins()
         targets += [f.runtime.target for f in scan(["."], settings).findings]
     assert targets == ["legacy", "keras2"]
+
+
+@pytest.mark.parametrize(("magic", "expected"), [
+    # Colab's TensorFlow 1.15: frozen BN layers train on batch statistics.
+    ("%tensorflow_version 1.x\n", ("legacy", "%tensorflow_version 1.x (cell 1, line 1)", "active")),
+    # A TensorFlow 2 before 2.16 (Colab removed the magic in 2022): tf.keras 2 without pins.
+    ("try:\n  %tensorflow_version 2.x\nexcept Exception:\n  pass\n", ("keras2", "%tensorflow_version 2.x (cell 1, line 2)", "exposed")),
+])
+def test_colab_tensorflow_version_magic(magic, expected):
+    (finding,) = api.lint_source(_notebook({}, magic, *NOTEBOOK_CELLS), kind="notebook")
+    assert (finding.runtime.target, finding.runtime.source, finding.verdict) == expected

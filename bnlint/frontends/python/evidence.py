@@ -40,6 +40,7 @@ class _Evidence:
     saving_exempt_prefixes: tuple[str, ...]
     python_below: tuple[int, ...]
     python_legacy_below: tuple[int, ...]
+    colab_magic: dict[str, str]  # `%tensorflow_version N.x`: N -> legacy / not_keras3
     callees: frozenset[str]  # every call some evidence above is about: the rest need no look
     flavours: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]  # (flavour, modules, "module." prefixes)
 
@@ -80,6 +81,7 @@ def _evidence() -> _Evidence:
         saving_exempt_prefixes=tuple(exempt.get("prefixes") or ()),
         python_below=tuple(int(part) for part in str(removed.get("python_below", "0")).split(".")),
         python_legacy_below=tuple(int(part) for part in str(legacy.get("python_below", "0")).split(".")),
+        colab_magic={str(major): str(kind) for major, kind in (data.get("colab_tensorflow_version") or {}).items()},
         callees=frozenset(callees),
         flavours=tuple(
             (flavour, frozenset(modules), tuple(f"{m}." for m in modules))
@@ -184,3 +186,17 @@ def python_runtime(version: str) -> str | None:
     if _older(version, evidence.python_legacy_below):
         return "legacy"
     return "not_keras3" if _older(version, evidence.python_below) else None
+
+
+_COLAB_MAGIC = re.compile(r"\s*%tensorflow_version\s+(\d+)")
+
+
+def colab_magic(lines: list[str]) -> tuple[str, str, int] | None:
+    """(evidence kind, what it reads, 1-based line) of a Colab `%tensorflow_version 1.x` in a cell."""
+    for number, line in enumerate(lines, start=1):
+        found = _COLAB_MAGIC.match(line)
+        if found is not None:
+            kind = _evidence().colab_magic.get(found.group(1))
+            if kind is not None:
+                return kind, f"%tensorflow_version {found.group(1)}.x", number
+    return None

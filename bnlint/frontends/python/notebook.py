@@ -9,7 +9,7 @@ import re
 from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.cells import legacy_keras_setting, parse_cell
-from bnlint.frontends.python.evidence import python_runtime
+from bnlint.frontends.python.evidence import colab_magic, python_runtime
 from bnlint.frontends.python.outputs import recorded_runtime
 from bnlint.frontends.python.script import gc_paused, lower, worth_interpreting
 from bnlint.frontends.python.source import check_parse_size, read_bytes, source_lines
@@ -146,6 +146,10 @@ def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[
         if setting is not None and "keras2" not in evidence:
             value, line = setting
             evidence["keras2"] = f"%env TF_USE_LEGACY_KERAS={value} (cell {index}, line {line})"
+        magic = colab_magic(lines) if "%tensorflow_version" in "".join(lines) else None
+        if magic is not None:
+            kind, text, line = magic
+            evidence.setdefault(kind, f"{text} (cell {index}, line {line})")
         try:
             tree = parse_cell(lines)
         except FrontendError as exc:
