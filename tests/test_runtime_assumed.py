@@ -157,3 +157,20 @@ def test_a_cached_result_keeps_its_runtime_and_a_change_of_installed_runtime_is_
     installed.set(tensorflow="2.15.1")
     changed = CliRunner().invoke(cli, ["check", "--no-confirm", "--color", "never", "."])
     assert changed.exit_code == 1 and "runtime: keras2 (no pins, tensorflow 2.15.1 installed)" in changed.output
+
+
+def test_a_notebook_whose_code_is_not_read_still_names_its_kernel_and_magics(repository):
+    def notebook(metadata: dict, source: str) -> str:
+        return json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": metadata, "cells": [
+            {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1, "source": source}]})
+
+    # Nothing here trains a frozen base, so no cell is parsed; the runtime is still the notebook's.
+    (repository / "colab.ipynb").write_text(notebook({}, "%tensorflow_version 1.x\nimport tensorflow as tf\nprint(tf.ones(3))\n"))
+    (repository / "old.ipynb").write_text(notebook({"language_info": {"name": "python", "version": "3.6.9"}}, "import os\n"))
+    (repository / "new.ipynb").write_text(notebook({"language_info": {"name": "python", "version": "3.11.4"}}, "import os\n"))
+    data = json.loads(check("--format", "json", ".").output)
+    assert {f["path"]: (f["runtime"]["target"], f["runtime"]["source"]) for f in data["files"]} == {
+        "colab.ipynb": ("legacy", "%tensorflow_version 1.x (cell 1, line 1)"),
+        "new.ipynb": ("keras3", "no pins, no Keras installed"),
+        "old.ipynb": ("keras2", "Python 3.6.9 kernel (notebook metadata)"),
+    }

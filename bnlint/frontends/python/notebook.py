@@ -13,8 +13,8 @@ from bnlint.frontends.python.evidence import colab_magic, python_runtime
 from bnlint.frontends.python.outputs import recorded_runtime
 from bnlint.frontends.python.script import gc_paused, lower, worth_interpreting
 from bnlint.frontends.python.source import check_parse_size, read_bytes, source_lines
-from bnlint.ir import Unit
-from bnlint.runtime import DEFAULT
+from bnlint.ir import Runtime, Unit
+from bnlint.runtime import DEFAULT, Keras3RuledOut
 
 # Cells that cannot be analysed are summarised in one line per notebook, naming the first few.
 PROBLEMS_SHOWN = 3
@@ -132,26 +132,47 @@ def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None
     return unit
 
 
-def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[int, str]],
-                 file: pathlib.Path | None = None, project=None, kernel: dict[str, str] | None = None) -> None:
-    joined = "\n".join(code for _, code in cells)
-    if not worth_interpreting(joined, file, project, unit):
-        return  # nothing here can be a finding: its cells are not even parsed
-    check_parse_size(len(joined))
-    chunks: list[tuple[int | None, ast.Module]] = []
-    evidence: dict[str, str] = dict(kernel or {})
+def _magic_evidence(unit: Unit, cells: list[tuple[int, str]], evidence: dict[str, str]) -> None:
+    """What the notebook's magics say of its runtime: `%env TF_USE_LEGACY_KERAS=1`, Colab's
+    `%tensorflow_version 1.x`."""
     for index, _ in cells:
         lines = unit.sources[index]
-        setting = legacy_keras_setting(lines) if "%env" in "".join(lines) else None
+        text = "".join(lines)
+        setting = legacy_keras_setting(lines) if "%env" in text else None
         if setting is not None and "keras2" not in evidence:
             value, line = setting
             evidence["keras2"] = f"%env TF_USE_LEGACY_KERAS={value} (cell {index}, line {line})"
-        magic = colab_magic(lines) if "%tensorflow_version" in "".join(lines) else None
+        magic = colab_magic(lines) if "%tensorflow_version" in text else None
         if magic is not None:
-            kind, text, line = magic
-            evidence.setdefault(kind, f"{text} (cell {index}, line {line})")
+            kind, what, line = magic
+            evidence.setdefault(kind, f"{what} (cell {index}, line {line})")
+
+
+def _unread(evidence: dict[str, str]) -> Runtime:
+    """The runtime of a notebook whose code is not read, from its kernel and magics alone (the
+    interpreter's own order, `KerasSemantics.runtime`: legacy, keras2, then Keras 3 ruled out)."""
+    for target in ("legacy", "keras2"):
+        if target in evidence:
+            return Runtime(target, evidence[target])  # type: ignore[arg-type]
+    return Keras3RuledOut("keras2", evidence["not_keras3"]) if "not_keras3" in evidence else DEFAULT
+
+
+def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[int, str]],
+                 file: pathlib.Path | None = None, project=None, kernel: dict[str, str] | None = None) -> None:
+    joined = "\n".join(code for _, code in cells)
+    evidence: dict[str, str] = dict(kernel or {})
+    if "%env" in joined or "%tensorflow_version" in joined:
+        _magic_evidence(unit, cells, evidence)
+    if not worth_interpreting(joined, file, project, unit):
+        # Nothing here can be a finding: its cells are not even parsed. It still says which
+        # runtime it was judged by.
+        unit.runtime = _unread(evidence)
+        return
+    check_parse_size(len(joined))
+    chunks: list[tuple[int | None, ast.Module]] = []
+    for index, _ in cells:
         try:
-            tree = parse_cell(lines)
+            tree = parse_cell(unit.sources[index])
         except FrontendError as exc:
             problems.append((index, str(exc)))
             continue
