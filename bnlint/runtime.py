@@ -278,9 +278,11 @@ _KERAS_DISTRIBUTIONS = ("keras",)
 _TF_KERAS_DISTRIBUTIONS = ("tf-keras", "tf_keras")
 
 
+@lru_cache(maxsize=1)
 def installed_versions() -> dict[str, str]:
     """The Keras and TensorFlow distributions installed where bnlint runs, by name: read from
-    their metadata (`importlib.metadata`), never imported."""
+    their metadata (`importlib.metadata`, imported only when a file needs it: a project with pins
+    never does), never imported themselves."""
     from importlib import metadata
 
     found = {}
@@ -314,3 +316,6 @@ def from_installed(keras3: bool = True) -> Runtime | None:
 def forget_installed() -> None:
     """Look at the installed distributions afresh (a test that changes what is installed)."""
     from_installed.cache_clear()
+    clear = getattr(installed_versions, "cache_clear", None)  # a test may have replaced it
+    if clear is not None:
+        clear()

@@ -180,10 +180,12 @@ def analyze_input(item: Input, job: _Job) -> Result:
         if pointer is not None:
             return [], [], [InputError(item.display, pointer)], None
     if use_cache:
-        # The pins near the file and what is installed can change the runtime without the file
-        # changing (both readings: code that rules Keras 3 out reads them below Keras 3).
-        pinned = settings.target_runtime or repr((from_pins(resolved.parent), from_pins(resolved.parent, keras3=False),
-                                                  from_installed(), from_installed(keras3=False)))
+        # The pins near the file can change the runtime without the file changing (both readings:
+        # code that rules Keras 3 out reads them below Keras 3), and where no pin admits a release
+        # below Keras 3, what is installed can too.
+        pins = (from_pins(resolved.parent), from_pins(resolved.parent, keras3=False))
+        installed = (from_installed(), from_installed(keras3=False)) if pins[1] is None else ()
+        pinned = settings.target_runtime or repr((*pins, *installed))
         key = _cache_key(item, content, job, pinned)
         hit = cache.load(settings.cache_dir, key, _digest)
         if hit is not None:

@@ -174,3 +174,14 @@ def test_a_notebook_whose_code_is_not_read_still_names_its_kernel_and_magics(rep
         "new.ipynb": ("keras3", "no pins, no Keras installed"),
         "old.ipynb": ("keras2", "Python 3.6.9 kernel (notebook metadata)"),
     }
+
+
+def test_a_project_with_pins_never_looks_at_what_is_installed(repository):
+    # Reading distribution metadata costs an import of importlib.metadata: only where it can matter.
+    (repository / "requirements.txt").write_text("tensorflow==2.15.0\n")
+    (repository / "train.py").write_text(FROZEN)
+    code = ("import sys\nfrom bnlint.cli import cli\ntry:\n    cli(['check', '--no-confirm', '.'])\nexcept SystemExit:\n    pass\n"
+            "print('importlib.metadata' in sys.modules, file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repository)
+    assert "runtime: keras2 (requirements.txt: tensorflow==2.15.0)" in result.stdout
+    assert result.stderr.strip() == "False"
