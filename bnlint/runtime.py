@@ -231,10 +231,7 @@ def settle(runtime: Runtime, folder: Path, recorded: Runtime | None = None) -> R
     run a notebook's outputs record, else by what is installed below Keras 3; both are named."""
     if not isinstance(runtime, Keras3RuledOut):
         return runtime
-    chosen = from_pins(folder, keras3=False)
-    if chosen is None and recorded is not None and recorded.target != "keras3" and not isinstance(recorded, Keras3RuledOut):
-        chosen = recorded
-    chosen = chosen or from_installed(keras3=False)
+    chosen = from_pins(folder, keras3=False) or _older_keras(recorded) or from_installed(keras3=False)
     if chosen is None:
         return Runtime(runtime.target, runtime.source)
     return Runtime(chosen.target, f"{runtime.source}, {chosen.source}")
@@ -261,15 +258,20 @@ def resolve(code: Runtime, folder: Path, recorded: Runtime | None = None) -> Run
     return Runtime(installed.target, f"no pins, {installed.source}") if installed else LATEST
 
 
+def _older_keras(recorded: Runtime | None) -> Runtime | None:
+    """`recorded` when it names legacy or keras2 itself: what settles code that rules Keras 3 out."""
+    if recorded is None or recorded.target == "keras3" or isinstance(recorded, Keras3RuledOut):
+        return None
+    return recorded
+
+
 def from_file(code: Runtime, recorded: Runtime | None) -> Runtime:
     """What a file alone says, without its project or the environment (a snippet checked as text):
     its code, else what its outputs record (which also settle code that only rules Keras 3 out)."""
     if code == DEFAULT:
         return recorded or code
-    if isinstance(code, Keras3RuledOut) and recorded is not None and recorded.target != "keras3" \
-            and not isinstance(recorded, Keras3RuledOut):
-        return Runtime(recorded.target, f"{code.source}, {recorded.source}")
-    return code
+    older = _older_keras(recorded) if isinstance(code, Keras3RuledOut) else None
+    return Runtime(older.target, f"{code.source}, {older.source}") if older else code
 
 
 # --- The environment bnlint runs in -------------------------------------------------------
