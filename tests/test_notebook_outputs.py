@@ -120,7 +120,9 @@ def test_images_and_html_are_never_read():
 
 
 def test_malformed_outputs_are_ignored():
-    assert recorded_runtime([(1, None, "not a list"), (2, 3, [None, 1, {"text": 5}, {"data": []}])]) is None
+    assert recorded_runtime([(1, None, "not a list"), (2, 3, [None, 1, {"text": 5}, {"data": []}]),
+                             (3, ["print(tf.__version__)", 7], [{"text": ["2.3.0", None]}])]) == \
+        Runtime("keras2", "tf.__version__ 2.3.0 printed in cell 3's output")
 
 
 # --- where it ranks: the notebooks in tests/fixtures/notebooks, scanned as a user would ----------

@@ -109,7 +109,7 @@ class _Reader:
     def _versions(self, index: int, source: object, texts: list[str]) -> None:
         """`print(tf.__version__)`: the versions a cell prints, when its outputs hold exactly as
         many versions as its code names (`__version__` of anything counts, numpy's too)."""
-        code = "".join(source) if isinstance(source, list) else source
+        code = "".join(part for part in source if isinstance(part, str)) if isinstance(source, list) else source
         if not isinstance(code, str) or not any(word in code for word in self.patterns.version_words):
             return
         named = re.findall(r"[\w.]+\.(?:__version__|version\.VERSION)\b", code)
