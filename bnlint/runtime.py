@@ -52,6 +52,7 @@ def from_keras_version(version: str | None, source: str) -> Runtime:
 # --- The project's pins -----------------------------------------------------------------
 
 PIN_FILES = ("requirements.txt", "requirements-dev.txt", "requirements*.txt", "pyproject.toml", "setup.cfg", "environment.yml", "environment.yaml")
+_PIN_PREFIXES = tuple(pattern.partition("*")[0] for pattern in PIN_FILES)
 # Releases a pin is tested against: the newest one it admits decides the runtime.
 _KERAS = [f"2.{m}.0" for m in range(0, 16)] + [f"3.{m}.0" for m in range(0, 16)]
 _TENSORFLOW = [f"1.{m}.0" for m in range(0, 16)] + [f"2.{m}.0" for m in range(0, 22)]
@@ -196,7 +197,8 @@ def _requirement_lines(path: Path) -> list[str]:
 def _pin_files(folder: Path) -> list[Path]:
     """The pin files in one folder (one directory listing, not a glob per pattern)."""
     try:
-        names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
+        # Only names a pattern can match are looked at further (a folder may hold thousands).
+        names = sorted(entry.name for entry in os.scandir(folder) if entry.name.startswith(_PIN_PREFIXES) and entry.is_file())
     except OSError:
         return []
     found: list[Path] = []
@@ -206,12 +208,18 @@ def _pin_files(folder: Path) -> list[Path]:
 
 
 @lru_cache(maxsize=1024)
+def _pinned_by(pin_file: Path, keras3: bool) -> Runtime | None:
+    """The runtime one pin file pins (read and parsed once, whichever folders below it ask)."""
+    return runtime_from_requirements(_requirement_lines(pin_file), pin_file.name, keras3)
+
+
+@lru_cache(maxsize=1024)
 def from_pins(folder: Path, keras3: bool = True) -> Runtime | None:
     """The runtime pinned by the nearest pin files, from folder up to the repository root (with
     `keras3=False`, among the releases before Keras 3: see `runtime_from_requirements`)."""
     for directory in (folder, *folder.parents):
         for pin_file in _pin_files(directory):
-            runtime = runtime_from_requirements(_requirement_lines(pin_file), pin_file.name, keras3)
+            runtime = _pinned_by(pin_file, keras3)
             if runtime:
                 return runtime
         if (directory / ".git").exists():
@@ -222,6 +230,7 @@ def from_pins(folder: Path, keras3: bool = True) -> Runtime | None:
 def forget_pins() -> None:
     """Read pin files afresh (a new scan in a long-lived process: an editor, the test suite)."""
     from_pins.cache_clear()
+    _pinned_by.cache_clear()
     _pin_files.cache_clear()
 
 
