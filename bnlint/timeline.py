@@ -47,10 +47,10 @@ class State:
     frozen_spans: tuple[tuple[int | None, int | None], ...] | None = ()
 
     @property
-    def trainable(self) -> bool:
-        """Every layer trainable, BatchNormalization included: nothing is frozen for an event
-        that sees this state (never frozen, or every freeze undone)."""
-        return not self.some_frozen and self.bn_trainable
+    def not_frozen(self) -> bool:
+        """Nothing frozen for an event that sees this state: never frozen (its BN layers frozen on
+        their own are the remedy, not a freeze), or every freeze undone."""
+        return self.first_freeze is None or (not self.some_frozen and self.bn_trainable)
 
 
 @dataclass
@@ -240,7 +240,7 @@ class Timeline:
         """Whether the first training event of the model itself (`d.train_on_batch(...)`) trains
         all of it: a moment before anything froze it, or after every freeze was undone."""
         seen = [self.seen_at(event, base, runtime) for event in self.unit.trainings if base in event.models]
-        return bool(seen) and self.state(base, min(seen)).trainable
+        return bool(seen) and self.state(base, min(seen)).not_frozen
 
     def _events_reaching(self) -> dict[str, list[tuple[TrainingEvent, str]]]:
         """For each model, the events that train it and the trained model that holds it (the
@@ -345,7 +345,7 @@ def judge(unit: Unit) -> list[Judgement]:
         # training, a hub layer made trainable before its first fit()): a freeze counts only from
         # the training events that see it.
         first = min((e for _, exposures in compositions for e in exposures), key=lambda e: e.seen_at)
-        scratch = first.state.trainable or timeline.trained_from_scratch(base, base_runtime)
+        scratch = first.state.not_frozen or timeline.trained_from_scratch(base, base_runtime)
         for call, exposures in compositions:
             judgement = Judgement(base, call, None, protected(call, base_runtime), exposures, base_runtime)
             if not scratch:
