@@ -182,6 +182,10 @@ def lint_source(
     unit = analyze(text, path)
     if runtime is not None:
         unit.runtime = runtime if isinstance(runtime, Runtime) else Runtime(runtime, "given")
+    else:
+        from bnlint.runtime import from_file
+
+        unit.runtime = from_file(unit.runtime, unit.recorded)  # a notebook's outputs, when its code says nothing
     return _findings(unit, settings or Settings(), rules)
 
 

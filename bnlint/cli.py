@@ -136,7 +136,7 @@ def _usage(exc: Exception) -> UsageProblem:
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True, help="Colour the text output (auto: on a terminal; NO_COLOR and FORCE_COLOR are honoured).")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else (no summary, no notes).")
-@click.option("-v", "--verbose", is_flag=True, help="Also list the inputs that were skipped, and why.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list the inputs that were skipped, and why, and the runtime each file was judged by.")
 def check(paths, output_format, output, select, extend_select, ignore, preview, target_runtime, confirm, sample,
           confirm_timeout, unsafe_load_custom_code, exec_scripts, config, rule_dirs, force_exclude, respect_gitignore,
           stdin_filename, exit_zero, fail_on, jobs, no_cache, cache_dir, baseline, write_baseline, fix, diff,
@@ -193,6 +193,8 @@ def check(paths, output_format, output, select, extend_select, ignore, preview, 
     if verbose:
         for skipped in report.skipped:
             click.echo(printable(str(skipped)), err=True)
+        for file in report.runtimes:
+            click.echo(printable(f"{file.path}: judged as {file.runtime.target} ({file.runtime.source})"), err=True)
 
     if write_baseline is not None:
         from bnlint.baseline import write_baseline as write

@@ -176,6 +176,19 @@ class InputError:
         return f"{self.path}: {self.message}"
 
 
+@dataclass(frozen=True)
+class FileRuntime:
+    """The runtime one scanned file was judged by, and why (every file of a run says it)."""
+
+    path: str  # as displayed
+    kind: InputKind
+    runtime: Runtime
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "kind": self.kind,
+                "runtime": {"target": self.runtime.target, "source": self.runtime.source}}
+
+
 @dataclass
 class Report:
     findings: list[Finding] = field(default_factory=list)
@@ -193,6 +206,8 @@ class Report:
     inputs: list[str] = field(default_factory=list)
     # The repository root the paths are relative to, when known (SARIF's %SRCROOT%).
     root: str | None = None
+    # The runtime each analysed file was judged by (inputs that could not be analysed have none).
+    runtimes: list[FileRuntime] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -202,6 +217,7 @@ class Report:
             "skipped": [{"path": e.path, "message": e.message} for e in self.skipped],
             "notes": list(self.notes),
             "accepted_by_baseline": self.accepted_by_baseline,
+            "files": [f.to_json() for f in self.runtimes],
         }
 
     @property

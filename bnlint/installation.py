@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import bnlint
-from bnlint.rules import builtin_rules_dir
+from bnlint.shipped import builtin_rules_dir
 
 
 def _files(folder: str, suffixes: tuple[str, ...], recursive: bool = True) -> list[tuple[str, str]]:

@@ -126,6 +126,9 @@ class Unit:
     path: str
     kind: InputKind
     runtime: Runtime
+    # What the file records it ran on, apart from its code: a notebook's stored outputs (progress
+    # bars, printed versions, library paths). Weaker than the code and the project's pins.
+    recorded: Runtime | None = None
     models: dict[str, Model] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     trainable_changes: list[TrainableChange] = field(default_factory=list)

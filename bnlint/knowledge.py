@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from bnlint import yaml_data
-from bnlint.rules import builtin_rules_dir
+from bnlint.shipped import knowledge_dir
 
 HUB_LAYER = "tensorflow_hub.KerasLayer"
 
@@ -47,10 +46,7 @@ class _Knowledge:
     automagics: frozenset[str]
     package_modules: tuple[str, ...]  # third-party modules that build Keras models (`efficientnet.tfkeras`)
     batchnorm_words: tuple[str, ...]  # what code that builds BatchNormalization must mention
-
-
-def knowledge_dir() -> Path:
-    return builtin_rules_dir() / "knowledge"
+    unimported: dict[str, str]  # names snippets use without importing them, and their module
 
 
 def _names(section: dict, key: str) -> list[str]:
@@ -117,6 +113,7 @@ def _index(data: dict) -> _Knowledge:
         automagics=frozenset(name for key in ("line_magics", "aliases", "kernel_magics") for name in _names(ipython, key)),
         package_modules=tuple(package_modules),
         batchnorm_words=tuple(_names(data.get("prefilter") or {}, "batchnorm_words")),
+        unimported={str(alias): "tensorflow_hub" for alias in _names(hub, "unimported_aliases")},
     )
 
 
@@ -179,6 +176,12 @@ def package_modules() -> tuple[str, ...]:
 def batchnorm_words() -> tuple[str, ...]:
     """Words one of which every known way of building BatchNormalization mentions (`prefilter`)."""
     return _load().batchnorm_words
+
+
+def unimported_modules() -> dict[str, str]:
+    """Names a snippet uses without importing them, read as the module they always stand for
+    (`hub` for tensorflow_hub): an unbound `hub.KerasLayer` is still a hub layer."""
+    return _load().unimported
 
 
 def known_constructors(prefix: str) -> dict[str, ConstructorInfo]:

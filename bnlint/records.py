@@ -152,7 +152,8 @@ class Records:
                 continue
             keras3 = judgement.runtime == "keras3"
             call = judgement.call
-            exposed = judgement.exposed_at
+            # Active: wrong from its first frozen training on, whatever unfreeze comes later.
+            exposed = judgement.exposed_at if judgement.verdict == "exposed" else None
             event = (exposed or judgement.first_event).event
             unfreeze = exposed.state.unfreeze if exposed else None
             if keras3 and judgement.verdict == "exposed" and unfreeze is not None:

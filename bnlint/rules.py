@@ -17,6 +17,8 @@ from bnlint import match, safe_io, yaml_data
 from bnlint.confirm import CHECKS, NO_CHECK
 from bnlint.errors import UsageError
 from bnlint.fix import MODEL_FIXERS, SCRIPT_FIXERS
+from bnlint.prefilter import PREFILTER_WORDS
+from bnlint.shipped import builtin_rules_dir
 from bnlint.vocabulary import INPUT_KINDS, RUNTIMES, SEVERITIES, VERDICT_SEVERITY, VERDICTS
 
 RULE_ID = re.compile(r"^[A-Z]+[0-9]{3}$")
@@ -34,12 +36,6 @@ RULE_FILE_LIMIT = 2**20  # bytes; the largest shipped rule is 12 KiB
 
 class RuleError(UsageError):
     """A rule file that cannot be used: a usage error (exit status 2)."""
-
-
-def builtin_rules_dir() -> Path:
-    """The shipped rules: inside the wheel as `bnlint/_rules`, in a checkout as `rules/`."""
-    packaged = Path(__file__).parent / "_rules"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "rules"
 
 
 Texts = dict[str, str]  # by `default`, runtime, verdict or `runtime/verdict`
@@ -80,7 +76,7 @@ class Rule:
     script_fixer: str | None = None  # bnlint.fix.SCRIPT_FIXERS
     model_fixer: str | None = None  # bnlint.fix.MODEL_FIXERS
     examples: dict = field(default_factory=dict)
-    # Word groups (source.PREFILTER_WORDS) a script must mention, with the project modules it
+    # Word groups (prefilter.PREFILTER_WORDS) a script must mention, with the project modules it
     # imports, for this rule to find anything in it; None: every Keras script is read for it.
     prefilter: frozenset[str] | None = None
 
@@ -161,8 +157,6 @@ def _confirm(value, path: Path) -> tuple[str, str]:
 
 
 def _prefilter(value, path: Path) -> frozenset[str] | None:
-    from bnlint.frontends.python.source import PREFILTER_WORDS
-
     if value is None:
         return None
     groups = _strings(value, "prefilter", path)

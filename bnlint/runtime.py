@@ -14,8 +14,11 @@ from packaging.version import Version
 from bnlint import safe_io
 from bnlint.ir import Runtime
 
-# What a script is assumed to target when nothing says otherwise: TF >= 2.16 ships Keras 3.
+# What a script is assumed to target when its code says nothing (the frontends' mark; a scan then
+# asks the pins, what a notebook ran, what is installed): TF >= 2.16 ships Keras 3.
 DEFAULT = Runtime("keras3", "default (no pins or imports say otherwise)")
+# What a scan assumes when nothing at all says: the latest.
+LATEST = Runtime("keras3", "no pins, no Keras installed")
 
 
 class Keras3RuledOut(Runtime):
@@ -49,6 +52,7 @@ def from_keras_version(version: str | None, source: str) -> Runtime:
 # --- The project's pins -----------------------------------------------------------------
 
 PIN_FILES = ("requirements.txt", "requirements-dev.txt", "requirements*.txt", "pyproject.toml", "setup.cfg", "environment.yml", "environment.yaml")
+_PIN_PREFIXES = tuple(pattern.partition("*")[0] for pattern in PIN_FILES)
 # Releases a pin is tested against: the newest one it admits decides the runtime.
 _KERAS = [f"2.{m}.0" for m in range(0, 16)] + [f"3.{m}.0" for m in range(0, 16)]
 _TENSORFLOW = [f"1.{m}.0" for m in range(0, 16)] + [f"2.{m}.0" for m in range(0, 22)]
@@ -193,7 +197,8 @@ def _requirement_lines(path: Path) -> list[str]:
 def _pin_files(folder: Path) -> list[Path]:
     """The pin files in one folder (one directory listing, not a glob per pattern)."""
     try:
-        names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
+        # Only names a pattern can match are looked at further (a folder may hold thousands).
+        names = sorted(entry.name for entry in os.scandir(folder) if entry.name.startswith(_PIN_PREFIXES) and entry.is_file())
     except OSError:
         return []
     found: list[Path] = []
@@ -203,12 +208,18 @@ def _pin_files(folder: Path) -> list[Path]:
 
 
 @lru_cache(maxsize=1024)
+def _pinned_by(pin_file: Path, keras3: bool) -> Runtime | None:
+    """The runtime one pin file pins (read and parsed once, whichever folders below it ask)."""
+    return runtime_from_requirements(_requirement_lines(pin_file), pin_file.name, keras3)
+
+
+@lru_cache(maxsize=1024)
 def from_pins(folder: Path, keras3: bool = True) -> Runtime | None:
     """The runtime pinned by the nearest pin files, from folder up to the repository root (with
     `keras3=False`, among the releases before Keras 3: see `runtime_from_requirements`)."""
     for directory in (folder, *folder.parents):
         for pin_file in _pin_files(directory):
-            runtime = runtime_from_requirements(_requirement_lines(pin_file), pin_file.name, keras3)
+            runtime = _pinned_by(pin_file, keras3)
             if runtime:
                 return runtime
         if (directory / ".git").exists():
@@ -219,15 +230,103 @@ def from_pins(folder: Path, keras3: bool = True) -> Runtime | None:
 def forget_pins() -> None:
     """Read pin files afresh (a new scan in a long-lived process: an editor, the test suite)."""
     from_pins.cache_clear()
+    _pinned_by.cache_clear()
     _pin_files.cache_clear()
 
 
-def settle(runtime: Runtime, folder: Path) -> Runtime:
-    """A runtime the code decided, completed by the pins above `folder` when the code only ruled
-    Keras 3 out: the newest release the pins admit below Keras 3 decides, and both are named."""
+def settle(runtime: Runtime, folder: Path, recorded: Runtime | None = None) -> Runtime:
+    """A runtime the code decided, completed when the code only ruled Keras 3 out: by the pins
+    above `folder` (the newest release they admit below Keras 3), else by the legacy or Keras 2
+    run a notebook's outputs record, else by what is installed below Keras 3; both are named."""
     if not isinstance(runtime, Keras3RuledOut):
         return runtime
-    pinned = from_pins(folder, keras3=False)
-    if pinned is None:
+    chosen = from_pins(folder, keras3=False) or _older_keras(recorded) or from_installed(keras3=False)
+    if chosen is None:
         return Runtime(runtime.target, runtime.source)
-    return Runtime(pinned.target, f"{runtime.source}, {pinned.source}")
+    return Runtime(chosen.target, f"{runtime.source}, {chosen.source}")
+
+
+def resolve(code: Runtime, folder: Path, recorded: Runtime | None = None) -> Runtime:
+    """The runtime a script or notebook targets, strongest evidence first:
+
+    1. what its code (and the project modules it imports) can only run on (`settle`);
+    2. the project's pins above `folder`: what the project installs now;
+    3. `recorded`, what a notebook's stored outputs show it ran on (they may be older than the
+       pins: a project that moved to Keras 3 still holds outputs of its Keras 2 days);
+    4. the Keras installed where bnlint runs;
+    5. else the latest, Keras 3.
+    """
+    if code != DEFAULT:
+        return settle(code, folder, recorded)
+    pinned = from_pins(folder)
+    if pinned is not None:
+        return pinned
+    if recorded is not None:
+        return settle(recorded, folder)  # no pins: what is installed below Keras 3 may still choose
+    installed = from_installed()
+    return Runtime(installed.target, f"no pins, {installed.source}") if installed else LATEST
+
+
+def _older_keras(recorded: Runtime | None) -> Runtime | None:
+    """`recorded` when it names legacy or keras2 itself: what settles code that rules Keras 3 out."""
+    if recorded is None or recorded.target == "keras3" or isinstance(recorded, Keras3RuledOut):
+        return None
+    return recorded
+
+
+def from_file(code: Runtime, recorded: Runtime | None) -> Runtime:
+    """What a file alone says, without its project or the environment (a snippet checked as text):
+    its code, else what its outputs record (which also settle code that only rules Keras 3 out)."""
+    if code == DEFAULT:
+        return recorded or code
+    older = _older_keras(recorded) if isinstance(code, Keras3RuledOut) else None
+    return Runtime(older.target, f"{code.source}, {older.source}") if older else code
+
+
+# --- The environment bnlint runs in -------------------------------------------------------
+
+_KERAS_DISTRIBUTIONS = ("keras",)
+_TF_KERAS_DISTRIBUTIONS = ("tf-keras", "tf_keras")
+
+
+@lru_cache(maxsize=1)
+def installed_versions() -> dict[str, str]:
+    """The Keras and TensorFlow distributions installed where bnlint runs, by name: read from
+    their metadata (`importlib.metadata`, imported only when a file needs it: a project with pins
+    never does), never imported themselves."""
+    from importlib import metadata
+
+    found = {}
+    for name in (*_KERAS_DISTRIBUTIONS, *sorted(_TF_NAMES), *_TF_KERAS_DISTRIBUTIONS):
+        try:
+            found[name] = metadata.version(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            continue
+    return found
+
+
+@lru_cache(maxsize=2)
+def from_installed(keras3: bool = True) -> Runtime | None:
+    """The runtime installed where bnlint runs, when nothing in the project says: the installed
+    keras decides, else tensorflow, as a pin of that version would (with `keras3=False`, only a
+    release before Keras 3 counts). tf-keras with TF_USE_LEGACY_KERAS set makes tf.keras Keras 2."""
+    versions = installed_versions()
+    legacy_keras = os.environ.get("TF_USE_LEGACY_KERAS", "")
+    tf_keras = next((name for name in _TF_KERAS_DISTRIBUTIONS if name in versions), None)
+    if tf_keras is not None and legacy_keras in ("1", "true", "True"):
+        return Runtime("keras2", f"tf-keras {versions[tf_keras]} installed, TF_USE_LEGACY_KERAS={legacy_keras}")
+    for names in (_KERAS_DISTRIBUTIONS, sorted(_TF_NAMES)):
+        for name in names:
+            if name in versions:
+                found = runtime_from_requirements([f"{name}=={versions[name]}"], "installed", keras3)
+                if found is not None:
+                    return Runtime(found.target, f"{name} {versions[name]} installed")
+    return None
+
+
+def forget_installed() -> None:
+    """Look at the installed distributions afresh (a test that changes what is installed)."""
+    from_installed.cache_clear()
+    clear = getattr(installed_versions, "cache_clear", None)  # a test may have replaced it
+    if clear is not None:
+        clear()

@@ -11,7 +11,7 @@ from bnlint import cache, safe_io, scan_cache
 from bnlint.config import Settings
 from bnlint.discover import DEFAULT_EXCLUDES, Input, discover, project_path, real_path, repository_root
 from bnlint.engine import check_unit
-from bnlint.findings import Finding, InputError, Report, Source
+from bnlint.findings import FileRuntime, Finding, InputError, Report, Source
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.source import READ_LIMIT
 from bnlint.installation import installation_digest
@@ -19,7 +19,7 @@ from bnlint.ir import Runtime, Unit
 from bnlint.not_models import lfs_pointer, skip_reason
 from bnlint.notebook_lines import cell_line_map, file_line
 from bnlint.rules import load_rules
-from bnlint.runtime import DEFAULT, forget_pins, from_pins, settle
+from bnlint.runtime import forget_pins, from_installed, from_pins, resolve
 from bnlint.selection import enabled_rules, file_filter, selection_notes
 from bnlint.vocabulary import InputKind
 
@@ -91,16 +91,15 @@ def _sources(unit: Unit, item: Input, resolved: Path, findings: list[Finding]) -
 
 
 def resolve_runtime(unit: Unit, folder: Path, settings: Settings) -> Runtime:
-    """Configuration wins; then what the file itself records or imports (when its code only rules
-    Keras 3 out, the pins above `folder` choose legacy or keras2); then the pins above `folder`."""
+    """Configuration wins; then the Keras version a saved file records; for scripts and notebooks,
+    what their code says, the pins above `folder`, what a notebook's outputs show it ran on and
+    what is installed, in that order (`runtime.resolve`)."""
     if settings.target_runtime:
         where = f"configuration ({settings.source.name})" if settings.source else "--target-runtime"
         return Runtime(settings.target_runtime, where)  # type: ignore[arg-type]
     if unit.kind == "model":
         return unit.runtime
-    if unit.runtime != DEFAULT:
-        return settle(unit.runtime, folder)
-    return from_pins(folder) or unit.runtime
+    return resolve(unit.runtime, folder, unit.recorded)
 
 
 @dataclass(frozen=True)
@@ -164,22 +163,27 @@ def _rule_filter(item: Input, job: _Job):
 def analyze_unit(unit: Unit, item: Input, job: _Job, folder: Path) -> tuple[list[Finding], list[InputError]]:
     """Rules on one lowered input: findings (suppressed ones marked) and its non-fatal problems."""
     problems = [InputError(item.display, problem) for problem in unit.problems]
+    # Every file says which runtime it was judged by, those that hold nothing to judge too.
+    unit.runtime = resolve_runtime(unit, folder, job.settings)
     if not (unit.models or unit.calls or unit.trainings or unit.sources):
         return [], problems  # most files of a repository hold no facts and were not even parsed
-    unit.runtime = resolve_runtime(unit, folder, job.settings)
     reported, suppressed = check_unit(unit, load_rules(job.settings.rules_dirs), _rule_filter(item, job))
     return reported + suppressed, problems
 
 
-def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputError], list[InputError]]:
-    """(findings, errors, skipped) of one input; suppressed findings carry `suppression`."""
+Result = tuple[list[Finding], list[InputError], list[InputError], Runtime | None]
+
+
+def analyze_input(item: Input, job: _Job) -> Result:
+    """(findings, errors, skipped, the runtime it was judged by) of one input; suppressed findings
+    carry `suppression`; the runtime is None for an input that could not be analysed."""
     settings = job.settings
     # Resolved once: where the confirmer and the autofixer find the file, and where pins are looked up.
     resolved = real_path(item.path)
     try:
         _precheck(item)
     except safe_io.UnreadableFile as exc:
-        return [], [InputError(item.display, str(exc))], []
+        return [], [InputError(item.display, str(exc))], [], None
     text_input = item.kind in ("script", "notebook")
     store = job.cache if text_input else None
     content = None
@@ -189,44 +193,49 @@ def analyze_input(item: Input, job: _Job) -> tuple[list[Finding], list[InputErro
             # one line, as its frontend would say.
             content = safe_io.read_bytes(item.path, READ_LIMIT)
         except safe_io.UnreadableFile as exc:
-            return [], [InputError(item.display, str(exc))], []
+            return [], [InputError(item.display, str(exc))], [], None
         pointer = lfs_pointer(content)
         if pointer is not None:
-            return [], [], [InputError(item.display, pointer)]
+            return [], [], [InputError(item.display, pointer)], None
     if store is not None:
         # The pins near the file can change the runtime without the file changing (both readings:
-        # code that rules Keras 3 out reads them below Keras 3).
-        pinned = settings.target_runtime or repr((from_pins(resolved.parent), from_pins(resolved.parent, keras3=False)))
+        # code that rules Keras 3 out reads them below Keras 3), and where no pin admits a release
+        # below Keras 3, what is installed can too.
+        pins = (from_pins(resolved.parent), from_pins(resolved.parent, keras3=False))
+        installed = (from_installed(), from_installed(keras3=False)) if pins[1] is None else ()
+        pinned = settings.target_runtime or repr((*pins, *installed))
         key = _cache_key(item, content, job, pinned)
         place = scan_cache.Place(item.display, resolved, item.kind, lambda: _project_root(resolved),
                                  lambda: project_path(item.path, resolved))
         payload = store.load(scan_cache.KIND, key)
         hit = None if payload is None else scan_cache.decode(payload, place, _rules_by_id(settings), job.enabled, _unlinked_digest)
         if hit is not None:
-            return hit[0], hit[1], []
+            return hit[0], hit[1], [], hit[2]
     unit = None
+    runtime: Runtime | None = None
     try:
         unit = _read_unit(item, resolved, job, content)
     except FrontendError as exc:
         reason = None if text_input else skip_reason(item.path, item.kind)
         if reason is not None:
-            return [], [], [InputError(item.display, reason)]
+            return [], [], [InputError(item.display, reason)], None
         findings, errors = [], [InputError(item.display, str(exc))]
     except (OSError, MemoryError, RecursionError) as exc:
         # Not cached: a file that could not be read now may be readable next time.
-        return [], [InputError(item.display, f"cannot read: {exc}")], []
+        return [], [InputError(item.display, f"cannot read: {exc}")], [], None
     else:
         findings, errors = analyze_unit(unit, item, job, resolved.parent)
+        runtime = unit.runtime
         if item.kind == "notebook" and findings:
             place_notebook_lines(findings, content.decode("utf-8-sig", "replace"))
         _sources(unit, item, resolved, findings)
     if store is not None:
         # The findings depend on the project modules read too: a change to one is a miss.
         files, consulted = (unit.files, unit.consulted) if unit is not None else ({}, set())
-        entry = scan_cache.encode(findings, errors, files, consulted, place, _digest)
+        entry = scan_cache.encode(findings, errors, files, consulted, place, runtime, _digest)
         if entry is not None:
             store.store(scan_cache.KIND, key, entry)
-    return findings, errors, []
+    return findings, errors, [], runtime
 
 
 _RULES_BY_ID: dict[tuple[Path, ...], dict] = {}
@@ -243,7 +252,7 @@ def _rules_by_id(settings: Settings) -> dict:
 COLLECT_EVERY = 256
 
 
-def _analyze_chunk(items: list[Input], job: _Job) -> list[tuple[list[Finding], list[InputError]]]:
+def _analyze_chunk(items: list[Input], job: _Job) -> list[Result]:
     import gc
 
     # The automatic collector is off during a scan: a scan allocates millions of short-lived
@@ -300,9 +309,11 @@ def _new_report(settings: Settings) -> Report:
     return Report(notes=notes, root=str(root) if root else None)
 
 
-def _collect(report: Report, results) -> Report:
+def _collect(report: Report, items: list[Input], results: list[Result]) -> Report:
     seen: set[tuple] = set()
-    for findings, input_errors, skipped in results:
+    for item, (findings, input_errors, skipped, runtime) in zip(items, results):
+        if runtime is not None:
+            report.runtimes.append(FileRuntime(item.display, item.kind, runtime))
         for finding in findings:
             # Two scripts that import the same helper find its problem twice: report it once.
             place = (finding.rule, finding.path, finding.cell, finding.line, finding.column, finding.layer_path)
@@ -346,8 +357,8 @@ def scan(paths: list[str], settings: Settings) -> Report:
     report.notes += [cache_note] if cache_note else []
     report.errors.extend(found.errors)
     report.skipped.extend(found.skipped)
-    _collect(report, results)
-    report.files_scanned = len(inputs) - sum(1 for _, _, skipped in results if skipped)
+    _collect(report, inputs, results)
+    report.files_scanned = len(inputs) - sum(1 for _, _, skipped, _ in results if skipped)
     report.inputs = [str(item.path) for item in inputs]  # resolved only if an output path needs checking
     return report
 
@@ -403,4 +414,4 @@ def scan_buffer(text: str, filename: str | None, settings: Settings, buffers: Ma
     if resolved is not None:
         _sources(unit, item, resolved, findings)
     report.files_scanned = 1
-    return _collect(report, [(findings, errors, [])]), frozenset((*unit.files.values(), *unit.consulted))
+    return _collect(report, [item], [(findings, errors, [], unit.runtime)]), frozenset((*unit.files.values(), *unit.consulted))

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from bnlint import safe_io
 from bnlint.findings import Confirmation, Finding, InputError, Related, Source
+from bnlint.ir import Runtime
 from bnlint.fix import fixer_for
 from bnlint.typed_data import build
+from bnlint.vocabulary import RUNTIMES
 
 KIND = "scan"
 # What a finding is rebuilt from. `path`, `source` and `confirmation` are not stored: the first
@@ -75,7 +77,7 @@ class Place:
 
 
 def encode(findings: list[Finding], errors: list[InputError], files: dict[str, str], consulted: Iterable[str],
-           place: Place, digest_of: Callable[[str], str] = digest) -> bytes | None:
+           place: Place, runtime: Runtime | None, digest_of: Callable[[str], str] = digest) -> bytes | None:
     """The entry for this result, or None when it cannot be stored as pure data (a module outside
     the project, a path the scan could not name again the same way)."""
     own_folder = place.file.parent
@@ -107,16 +109,18 @@ def encode(findings: list[Finding], errors: list[InputError], files: dict[str, s
             related.append({**{k: v for k, v in item_data.items() if k not in _RELATED_NOT_STORED}, "file": where})
         stored.append({**data, "related": related, "file": own})
     payload = {"deps": [[relative[file], digest_of(file)] for file in resolved], "findings": stored,
-               "errors": [error.message for error in errors]}
+               "errors": [error.message for error in errors],
+               "runtime": [runtime.target, runtime.source] if runtime is not None else None}
     return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def decode(payload: bytes, place: Place, rules: dict, enabled: frozenset[str],
-           digest_of: Callable[[str], str | None] = unlinked_digest) -> tuple[list[Finding], list[InputError]] | None:
-    """The result an entry holds, checked field by field and against the files it depends on; None: a miss."""
+           digest_of: Callable[[str], str | None] = unlinked_digest) -> tuple[list[Finding], list[InputError], Runtime | None] | None:
+    """The result an entry holds (findings, errors, the runtime the file was judged by), checked
+    field by field and against the files it depends on; None: a miss."""
     try:
         data = safe_io.parse_json(payload, "cache entry")
-        if not isinstance(data, dict) or data.keys() != {"deps", "findings", "errors"}:
+        if not isinstance(data, dict) or data.keys() != {"deps", "findings", "errors", "runtime"}:
             return None
         modules = _dependencies(data["deps"], place, digest_of)
         if modules is None:
@@ -125,9 +129,19 @@ def decode(payload: bytes, place: Place, rules: dict, enabled: frozenset[str],
         errors = [InputError(place.display, message) for message in _list(data["errors"]) if _text(message)]
         if len(errors) != len(data["errors"]) or any(f is None for f in findings):
             return None
+        runtime = _runtime(data["runtime"])
     except (safe_io.UnreadableFile, TypeError, ValueError, KeyError, RecursionError):
         return None
-    return findings, errors  # type: ignore[return-value]
+    return findings, errors, runtime  # type: ignore[return-value]
+
+
+def _runtime(value: object) -> Runtime | None:
+    """The runtime the file was judged by: [target, source], or None (it could not be analysed)."""
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and value[0] in RUNTIMES and _text(value[1])):
+        raise TypeError("malformed runtime")
+    return Runtime(value[0], value[1])
 
 
 def _list(value: object) -> list:

@@ -19,8 +19,9 @@ Verdicts for one composition of a base (a call, a Sequential element, a `.output
 - **latent** (keras2 only): frozen at every event that trains it, composed without `training=False`.
 - keras3 gets no latent verdict: `training=False` at a functional call would change nothing.
 
-A base trained while trainable before it was ever frozen is trained from scratch (a GAN's generator
-frozen in the discriminator's model, for instance): none of this applies to it.
+A base whose first training event trains all of it is trained from scratch (a GAN's generator
+frozen in the discriminator's model, for instance) or fine-tuned whole from the start (frozen and
+unfrozen again before any training): none of this applies to it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class State:
     # What was frozen by slices of `.layers` with constant bounds, while nothing froze it whole;
     # None once a freeze of unknown extent happened.
     frozen_spans: tuple[tuple[int | None, int | None], ...] | None = ()
+
+    @property
+    def not_frozen(self) -> bool:
+        """Nothing frozen for an event that sees this state: never frozen (its BN layers frozen on
+        their own are the remedy, not a freeze), or every freeze undone."""
+        return self.first_freeze is None or (not self.some_frozen and self.bn_trainable)
 
 
 @dataclass
@@ -230,10 +237,10 @@ class Timeline:
         return found
 
     def trained_from_scratch(self, base: str, runtime: str) -> bool:
-        """Whether a training event of the model itself (`d.train_on_batch(...)`) trains it with
-        the state of a moment before anything froze it."""
-        return any(self.state(base, self.seen_at(event, base, runtime)).first_freeze is None
-                   for event in self.unit.trainings if base in event.models)
+        """Whether the first training event of the model itself (`d.train_on_batch(...)`) trains
+        all of it: a moment before anything froze it, or after every freeze was undone."""
+        seen = [self.seen_at(event, base, runtime) for event in self.unit.trainings if base in event.models]
+        return bool(seen) and self.state(base, min(seen)).not_frozen
 
     def _events_reaching(self) -> dict[str, list[tuple[TrainingEvent, str]]]:
         """For each model, the events that train it and the trained model that holds it (the
@@ -332,11 +339,13 @@ def judge(unit: Unit) -> list[Judgement]:
             continue
         # A hub.KerasLayer is a tf_keras layer whatever the rest of the file runs on.
         base_runtime = "keras2" if unit.models[base].hub else runtime
-        # Trained while trainable before it was ever frozen, through any composition or on its
-        # own: a model trained from scratch, not a pretrained base (a GAN's discriminator, trained
-        # by its own compile() and frozen only inside the combined model).
-        scratch = any(e.state.first_freeze is None for _, exposures in compositions for e in exposures) or \
-            timeline.trained_from_scratch(base, base_runtime)
+        # First trained whole, through any composition or on its own: a model trained from scratch
+        # (a GAN's discriminator, trained by its own compile() and frozen only inside the combined
+        # model), or fine-tuned whole from the start (frozen and unfrozen again before any
+        # training, a hub layer made trainable before its first fit()): a freeze counts only from
+        # the training events that see it.
+        first = min((e for _, exposures in compositions for e in exposures), key=lambda e: e.seen_at)
+        scratch = first.state.not_frozen or timeline.trained_from_scratch(base, base_runtime)
         for call, exposures in compositions:
             judgement = Judgement(base, call, None, protected(call, base_runtime), exposures, base_runtime)
             if not scratch:
@@ -347,12 +356,14 @@ def judge(unit: Unit) -> list[Judgement]:
 
 def _decide(judgement: Judgement, runtime: str, kept_frozen: bool) -> None:
     guarded, exposures = judgement.protected, judgement.exposures
-    if judgement.exposed_at is not None:
-        judgement.verdict = None if guarded else "exposed"
-    elif guarded:
+    if guarded:
         return
-    elif runtime == "legacy" and any(e.state.some_frozen or not e.state.bn_trainable for e in exposures):
-        judgement.verdict = "active"  # frozen BN layers still use batch statistics when trained
+    if runtime == "legacy" and any(e.state.some_frozen or not e.state.bn_trainable for e in exposures):
+        # Frozen BN layers still use batch statistics when trained: wrong from the first frozen
+        # phase on, the worse verdict even when the base is unfrozen later.
+        judgement.verdict = "active"
+    elif judgement.exposed_at is not None:
+        judgement.verdict = "exposed"
     elif runtime == "keras2" and all(e.state.frozen for e in exposures):
         judgement.verdict = "latent"
         if judgement.verdict == "latent" and kept_frozen:

@@ -10,6 +10,7 @@ from typing import Literal, get_args
 # The runtime whose semantics a finding assumes (see README, "The target runtime").
 RuntimeTarget = Literal["legacy", "keras2", "keras3"]
 RUNTIMES: tuple[RuntimeTarget, ...] = get_args(RuntimeTarget)
+RUNTIME_NAMES: dict[str, str] = {"legacy": "legacy Keras", "keras2": "Keras 2", "keras3": "Keras 3"}  # as people say them
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)

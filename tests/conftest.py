@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bnlint.findings import Confirmation, Finding, InputError, Report
+from bnlint.findings import Confirmation, FileRuntime, Finding, InputError, Report
 from bnlint.ir import Runtime
 from bnlint.rules import load_rules
 from bnlint.vocabulary import VERDICT_SEVERITY
@@ -21,6 +21,28 @@ def private_cache_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("xdg-cache-home")  # one per test: a test may damage its secret
     monkeypatch.setenv("XDG_CACHE_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def installed(monkeypatch):
+    """What bnlint sees installed where it runs: nothing, unless a test says otherwise
+    (`installed.set(keras="2.15.0")`), so that no result depends on the test environment's own
+    TensorFlow and Keras. Processes a test starts read the real environment."""
+    from bnlint import runtime
+
+    class Installed:
+        versions: dict[str, str] = {}
+
+        def set(self, **versions: str) -> None:
+            self.versions = {name.replace("_", "-"): version for name, version in versions.items()}
+            runtime.forget_installed()
+
+    fake = Installed()
+    monkeypatch.setattr(runtime, "installed_versions", lambda: dict(fake.versions))
+    monkeypatch.delenv("TF_USE_LEGACY_KERAS", raising=False)
+    runtime.forget_installed()
+    yield fake
+    runtime.forget_installed()
 
 
 @pytest.fixture
@@ -131,5 +153,7 @@ def sample_report(rules) -> Report:
         findings=[saved, notebook, script, stale_fit],
         errors=[InputError("broken.keras", "not a .keras archive (no config.json)")],
         files_scanned=4,
+        runtimes=[FileRuntime(saved.path, "model", saved.runtime), FileRuntime(notebook.path, "notebook", notebook.runtime),
+                  FileRuntime(script.path, "script", script.runtime)],
         version="0.1.0",  # pinned so that the golden files do not change with every release
     )

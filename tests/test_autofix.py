@@ -200,8 +200,7 @@ base = keras.applications.ResNet50(weights=None, include_top=False)
 base.trainable = False
 inputs = keras.Input((64, 64, 3))
 model = keras.Model(inputs, base(inputs))
-unfreeze(base)
-""" + TRAIN
+""" + TRAIN + "unfreeze(base)\n" + TRAIN
     assert "    m.trainable = True\n    for _layer in m.layers:\n        if isinstance(_layer, keras.layers.BatchNormalization):\n" in fixed(code, "keras3")
 
 
@@ -246,10 +245,10 @@ model.fit(x, y)
     [
         # Which BatchNormalization would the base's layers be: tf_keras's or Keras 3's?
         "import keras\nimport tf_keras\nbase = keras.applications.ResNet50(weights=None)\nbase.trainable = False\n"
-        "model = keras.Sequential([base])\nbase.trainable = True\n" + TRAIN,
+        "model = keras.Sequential([base])\n" + TRAIN + "base.trainable = True\n" + TRAIN,
         # A statement sharing its line: no safe place for the loop.
         "import keras\nbase = keras.applications.ResNet50(weights=None)\nbase.trainable = False\n"
-        "model = keras.Sequential([base])\nif True: base.trainable = True\n" + TRAIN,
+        "model = keras.Sequential([base])\n" + TRAIN + "if True: base.trainable = True\n" + TRAIN,
     ],
 )
 def test_unsafe_places_are_left_alone(code):

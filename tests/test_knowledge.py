@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from bnlint.frontends.python.source import PREFILTER_WORDS
 from bnlint.knowledge import (
     batchnorm_words,
     constructor_info,
@@ -15,6 +14,7 @@ from bnlint.knowledge import (
     known_constructors,
     preset_info,
 )
+from bnlint.prefilter import PREFILTER_WORDS
 
 
 class TestLookups:
@@ -145,7 +145,8 @@ def test_the_automagic_names_agree_with_the_installed_ipython():
     from IPython.core.alias import default_aliases
 
     from bnlint import yaml_data
-    from bnlint.knowledge import ipython_automagics, knowledge_dir
+    from bnlint.knowledge import ipython_automagics
+    from bnlint.shipped import knowledge_dir
 
     data = yaml_data.load((knowledge_dir() / "ipython.yaml").read_text(encoding="utf-8"))["ipython"]
     line_magics = set()

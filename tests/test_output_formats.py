@@ -102,7 +102,8 @@ def test_text_format_shape(repository):
     assert verdict.startswith("  = verdict: ") and verdict.endswith("; runtime: keras2 (requirements.txt: tensorflow==2.15.0)")
     assert "   = related: train.py:9:1: the last compile() before it" in lines
     assert not any(line.startswith("train.py:7:") for line in lines)  # suppressed by its noqa
-    assert lines[-2] == "Found 3 findings (1 error, 2 warnings) in 2 files."
+    assert lines[-2] == ("Found 3 findings (1 error, 2 warnings) in 2 files; assumed Keras 2: import tf_keras (cell 2, line 1), "
+                         "and 1 other reason (--verbose lists each file's).")
     assert lines[-1] == "[*] 2 fixable with `bnlint check --fix`."
 
 

@@ -98,7 +98,9 @@ def test_text_does_not_print_input_errors_but_counts_them(sample_report, rules):
     rendered = FORMATS["text"](sample_report, rules)
     assert "broken.keras" not in rendered
     # Files *with* findings, of the files checked.
-    assert rendered.endswith("Found 4 findings (2 errors, 1 warning, 1 info) in 3 of 4 files. 1 input could not be analysed.\n")
+    assert rendered.endswith("Found 4 findings (2 errors, 1 warning, 1 info) in 3 of 4 files; assumed Keras 3 for 2: "
+                             "metadata.json keras_version 3.15.1, and 1 other reason; Keras 2 for 1: import tf_keras "
+                             "(cell 1, line 2) (--verbose lists each file's). 1 input could not be analysed.\n")
 
 
 @pytest.mark.parametrize(
@@ -155,7 +157,15 @@ def test_text_place_without_column_or_line():
 def test_json_is_the_report_contract(sample_report, rules):
     data = json.loads(FORMATS["json"](sample_report, rules))
     assert data == sample_report.to_json()
-    assert set(data) == {"version", "findings", "errors", "skipped", "notes", "accepted_by_baseline"}
+    assert set(data) == {"version", "findings", "errors", "skipped", "notes", "accepted_by_baseline", "files"}
+    # Every file analysed says which runtime it was judged by (the input that failed has none).
+    assert data["files"] == [
+        {"path": "models/classifier.keras", "kind": "model",
+         "runtime": {"target": "keras3", "source": "metadata.json keras_version 3.15.1"}},
+        {"path": "notebooks/fine tune.ipynb", "kind": "notebook",
+         "runtime": {"target": "keras2", "source": "import tf_keras (cell 1, line 2)"}},
+        {"path": "train.py", "kind": "script", "runtime": {"target": "keras3", "source": "import keras (line 1)"}},
+    ]
     notebook = data["findings"][1]
     assert (notebook["path"], notebook["cell"], notebook["line"], notebook["layer_path"]) == (
         "notebooks/fine tune.ipynb", 3, 5, None)

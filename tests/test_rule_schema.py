@@ -14,7 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from bnlint import fix, rules, vocabulary, yaml_data
-from bnlint.frontends.python.source import PREFILTER_WORDS
+from bnlint.prefilter import PREFILTER_WORDS
 from bnlint.rules import RuleError, parse_rule
 
 SCHEMA = json.loads((rules.builtin_rules_dir() / "schema.json").read_text(encoding="utf-8"))

@@ -266,7 +266,10 @@ NOTEBOOK_CELLS = ("import tensorflow as tf\nkeras = tf.keras\n", BODY.format(
     ({"language_info": {"name": "python", "version": "3.6.9"}}, ("keras2", "Python 3.6.9 kernel (notebook metadata)")),
     ({"kernelspec": {"name": "python3", "display_name": "Python 3.7 (tensorflow)", "language": "python"}},
      ("keras2", "Python 3.7 kernel (notebook metadata)")),
-    ({"kernelspec": {"name": "python2", "display_name": "Python 2", "language": "python"}}, ("keras2", "Python 2 kernel (notebook metadata)")),
+    # Python 2 runs no TensorFlow after 2.1 and no standalone Keras after 2.3: legacy.
+    ({"kernelspec": {"name": "python2", "display_name": "Python 2", "language": "python"}}, ("legacy", "Python 2 kernel (notebook metadata)")),
+    ({"language_info": {"name": "python", "version": "2.7.15"}}, ("legacy", "Python 2.7.15 kernel (notebook metadata)")),
+    ({"language_info": {"name": "python", "version": "3.5.2"}}, ("keras2", "Python 3.5.2 kernel (notebook metadata)")),
     # The version the kernel ran decides over its display name.
     ({"kernelspec": {"display_name": "Python 3.6"}, "language_info": {"name": "python", "version": "3.10.12"}},
      ("keras3", "default (no pins or imports say otherwise)")),
@@ -324,3 +327,14 @@ def test_the_cache_knows_the_pins_below_keras3(tmp_path, monkeypatch):
         forget_pins()
         targets += [f.runtime.target for f in scan(["."], settings).findings]
     assert targets == ["legacy", "keras2"]
+
+
+@pytest.mark.parametrize(("magic", "expected"), [
+    # Colab's TensorFlow 1.15: frozen BN layers train on batch statistics.
+    ("%tensorflow_version 1.x\n", ("legacy", "%tensorflow_version 1.x (cell 1, line 1)", "active")),
+    # A TensorFlow 2 before 2.16 (Colab removed the magic in 2022): tf.keras 2 without pins.
+    ("try:\n  %tensorflow_version 2.x\nexcept Exception:\n  pass\n", ("keras2", "%tensorflow_version 2.x (cell 1, line 2)", "exposed")),
+])
+def test_colab_tensorflow_version_magic(magic, expected):
+    (finding,) = api.lint_source(_notebook({}, magic, *NOTEBOOK_CELLS), kind="notebook")
+    assert (finding.runtime.target, finding.runtime.source, finding.verdict) == expected

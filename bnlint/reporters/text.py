@@ -24,6 +24,7 @@ from bnlint.findings import Finding, Related, Report
 from bnlint.reporters.printable import printable
 from bnlint.reporters.wording import confirmation_line, plural
 from bnlint.rules import Rule
+from bnlint.vocabulary import RUNTIME_NAMES
 
 TAB_WIDTH = 4
 
@@ -147,7 +148,27 @@ def _files_with_findings(report: Report) -> int:
     return len({f.path for f in report.findings})
 
 
+def assumed(report: Report) -> str:
+    """Which runtime the run judged its files by, and why: `assumed Keras 3: no pins, no Keras
+    installed`; with several, how many files each, and the most common reason."""
+    by_target: dict[str, Counter[str]] = {}
+    for file in report.runtimes:
+        by_target.setdefault(file.runtime.target, Counter())[file.runtime.source] += 1
+    groups = sorted(by_target.items(), key=lambda group: -sum(group[1].values()))
+    parts = []
+    for target, sources in groups:
+        (source, _), others = sources.most_common(1)[0], len(sources) - 1
+        why = f"{source}, and {plural(others, 'other reason')}" if others else source
+        files = f" for {sum(sources.values())}" if len(groups) > 1 else ""
+        parts.append(f"{RUNTIME_NAMES[target]}{files}: {why}")
+    if not parts:
+        return ""
+    listed = " (--verbose lists each file's)" if any(len(sources) > 1 for _, sources in groups) else ""
+    return f"assumed {'; '.join(parts)}{listed}"
+
+
 def summary(report: Report) -> str:
+    assumption = assumed(report)
     if report.findings:
         by_severity = Counter(f.severity for f in report.findings)
         counts = ", ".join(
@@ -158,11 +179,14 @@ def summary(report: Report) -> str:
         with_findings = _files_with_findings(report)
         # A finding may be in a project module the checked files import: never "2 of 1 file".
         files = plural(with_findings, "file") if with_findings >= report.files_scanned else f"{with_findings} of {plural(report.files_scanned, 'file')}"
-        line = f"Found {plural(len(report.findings), 'finding')} ({counts}) in {files}."
+        line = f"Found {plural(len(report.findings), 'finding')} ({counts}) in {files}"
+        line += f"; {assumption}." if assumption else "."
     elif report.errors:
-        line = f"No findings in {plural(report.files_scanned, 'file')}."  # not "all passed": some inputs were never checked
+        # Not "all passed": some inputs were never checked.
+        line = f"No findings in {plural(report.files_scanned, 'file')}" + (f"; {assumption}." if assumption else ".")
     else:
-        line = f"All checks passed ({plural(report.files_scanned, 'file')})."
+        # A clean run says what it assumed: a Keras 2 user without pins learns why nothing was found.
+        line = f"All checks passed ({plural(report.files_scanned, 'file')}{f'; {assumption}' if assumption else ''})."
     if report.errors:
         line += f" {plural(len(report.errors), 'input')} could not be analysed."
     return line

@@ -9,7 +9,7 @@ from functools import cache
 from bnlint import yaml_data
 from bnlint.frontends.python.imports import canonical
 from bnlint.frontends.python.values import NOT_LITERAL, literal
-from bnlint.knowledge import knowledge_dir
+from bnlint.shipped import knowledge_dir
 
 _COMPAT_V1 = "tensorflow.compat.v1."
 
@@ -39,6 +39,8 @@ class _Evidence:
     saving_exempt_keywords: frozenset[str]
     saving_exempt_prefixes: tuple[str, ...]
     python_below: tuple[int, ...]
+    python_legacy_below: tuple[int, ...]
+    colab_magic: dict[str, str]  # `%tensorflow_version N.x`: N -> legacy / not_keras3
     callees: frozenset[str]  # every call some evidence above is about: the rest need no look
     flavours: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]  # (flavour, modules, "module." prefixes)
 
@@ -78,6 +80,8 @@ def _evidence() -> _Evidence:
         saving_exempt_keywords=frozenset(exempt.get("keywords") or ()),
         saving_exempt_prefixes=tuple(exempt.get("prefixes") or ()),
         python_below=tuple(int(part) for part in str(removed.get("python_below", "0")).split(".")),
+        python_legacy_below=tuple(int(part) for part in str(legacy.get("python_below", "0")).split(".")),
+        colab_magic={str(major): str(kind) for major, kind in (data.get("colab_tensorflow_version") or {}).items()},
         callees=frozenset(callees),
         flavours=tuple(
             (flavour, frozenset(modules), tuple(f"{m}." for m in modules))
@@ -160,13 +164,39 @@ def refused_path(callee: str, args) -> str | None:
 _PYTHON_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 
 
-def python_rules_out_keras3(version: str) -> bool:
-    """Whether a Python version ("3.6.9", "2.7", "3") is older than every Keras 3 release supports."""
+def _older(version: str, below: tuple[int, ...]) -> bool:
     match = _PYTHON_VERSION.match(version.strip())
     if match is None:
         return False
     major, minor = int(match.group(1)), match.group(2)
-    below = _evidence().python_below
-    if minor is None:  # "Python 3": any 3.x, so only an older major rules Keras 3 out
+    if minor is None:  # "Python 3": any 3.x, so only an older major counts
         return major < below[0]
     return (major, int(minor)) < below[:2]
+
+
+def python_rules_out_keras3(version: str) -> bool:
+    """Whether a Python version ("3.6.9", "2.7", "3") is older than every Keras 3 release supports."""
+    return _older(version, _evidence().python_below)
+
+
+def python_runtime(version: str) -> str | None:
+    """What a Python version that ran the code says: "legacy" when no TensorFlow after 2.1 runs on
+    it (Python 2), "not_keras3" when no Keras 3 does (Python 3.6), else None."""
+    evidence = _evidence()
+    if _older(version, evidence.python_legacy_below):
+        return "legacy"
+    return "not_keras3" if _older(version, evidence.python_below) else None
+
+
+_COLAB_MAGIC = re.compile(r"\s*%tensorflow_version\s+(\d+)")
+
+
+def colab_magic(lines: list[str]) -> tuple[str, str, int] | None:
+    """(evidence kind, what it reads, 1-based line) of a Colab `%tensorflow_version 1.x` in a cell."""
+    for number, line in enumerate(lines, start=1):
+        found = _COLAB_MAGIC.match(line)
+        if found is not None:
+            kind = _evidence().colab_magic.get(found.group(1))
+            if kind is not None:
+                return kind, f"%tensorflow_version {found.group(1)}.x", number
+    return None

@@ -31,6 +31,7 @@ from bnlint.frontends.python.values import (
     Tensor,
     Value,
 )
+from bnlint.knowledge import unimported_modules
 
 if TYPE_CHECKING:
     from bnlint.frontends.python.lazy_module import LazyModule
@@ -171,6 +172,9 @@ class Expressions(Host):
     def _unbound(self, name: str) -> Value:
         if name in BUILTINS:
             return Ref(f"builtins.{name}")
+        module = unimported_modules().get(name)
+        if module is not None:
+            return Ref(module)  # a snippet's `hub.KerasLayer(...)` whose import was left out
         for module in self.star_imports:
             candidate = f"{module}.{name}"
             if self.is_keras_name(candidate):

@@ -26,6 +26,7 @@ from bnlint.frontends.python.values import (
     UNKNOWN,
     Const,
     Enumerated,
+    Estimator,
     Instance,
     KerasMethod,
     LayerItem,
@@ -48,6 +49,7 @@ MODEL_METHODS = frozenset({"compile", *FIT_METHODS, "evaluate_generator", "predi
                            "save", "save_weights"})
 # On an object we know nothing about, these still mean Keras (`model = load_model(p); model.fit()`).
 RECEIVER_FREE_METHODS = frozenset({"compile", *FIT_METHODS})
+ESTIMATOR_TRAIN = "estimator.train"  # an Estimator's `train()`, as a KerasMethod name (never a model's own)
 LEGACY_KERAS_VALUES = frozenset({"1", "true", "True"})  # what TF reads TF_USE_LEGACY_KERAS as
 REDUCE_LIMIT = 64  # items of a literal sequence `functools.reduce` is followed through
 
@@ -199,6 +201,8 @@ class KerasSemantics(Host):
             "keras.Input": lambda args, node: Tensor(symbolic=True),
             "keras.layers.InputLayer": lambda args, node: Tensor(symbolic=True),  # not one of `model.layers` either
             "keras.layers.TimeDistributed": self._time_distributed,
+            "keras.estimator.model_to_estimator": self._model_to_estimator,
+            "tensorflow.estimator.train_and_evaluate": self._train_and_evaluate,
             "functools.partial": self._partial,
             "os.environ.setdefault": self._setenv,
             "os.putenv": self._setenv,
@@ -436,6 +440,8 @@ class KerasSemantics(Host):
             self.rec.compile(key, self.loc(node))
         elif name in FIT_METHODS:
             self.rec.training("fit", (key,) if key is not None else (), self.loc(node), name)
+        elif name == ESTIMATOR_TRAIN and key is not None:
+            self.rec.training("estimator", (key,), self.loc(node), "train")
         elif key is not None and name == "add":
             layer = args.get(0, "layer")
             if layer is not None:
@@ -482,6 +488,16 @@ class KerasSemantics(Host):
         inner = _history(outputs or UNKNOWN) - _history(inputs or UNKNOWN)
         self.rec.contain(key, sorted(inner))
         return self._remember(node, ModelRef(key))
+
+    def _model_to_estimator(self, args: Args, node: ast.AST) -> Value:
+        key = model_key(args.get(0, "keras_model"))
+        return Estimator(key) if key is not None else UNKNOWN
+
+    def _train_and_evaluate(self, args: Args, node: ast.AST) -> Value:
+        estimator = args.get(0, "estimator")
+        if isinstance(estimator, Estimator):
+            self.rec.training("estimator", (estimator.key,), self.loc(node), "train_and_evaluate")
+        return FOREIGN
 
     def _time_distributed(self, args: Args, node: ast.AST) -> Value:
         key = model_key(args.get(0, "layer"))
@@ -534,6 +550,8 @@ class KerasSemantics(Host):
             if name in MODEL_METHODS:
                 return KerasMethod(key, name)
             return UNKNOWN
+        if isinstance(owner, Estimator):
+            return KerasMethod(owner.key, ESTIMATOR_TRAIN) if name == "train" else UNKNOWN
         if owner is UNKNOWN and name in RECEIVER_FREE_METHODS:
             return KerasMethod(None, name)
         return FOREIGN if owner is FOREIGN else UNKNOWN

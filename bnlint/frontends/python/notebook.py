@@ -9,11 +9,12 @@ import re
 from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.cells import legacy_keras_setting, parse_cell
-from bnlint.frontends.python.evidence import python_rules_out_keras3
+from bnlint.frontends.python.evidence import colab_magic, python_runtime
+from bnlint.frontends.python.outputs import recorded_runtime
 from bnlint.frontends.python.script import gc_paused, lower, worth_interpreting
 from bnlint.frontends.python.source import check_parse_size, read_bytes, source_lines
-from bnlint.ir import Unit
-from bnlint.runtime import DEFAULT
+from bnlint.ir import Runtime, Unit
+from bnlint.runtime import DEFAULT, Keras3RuledOut
 
 # Cells that cannot be analysed are summarised in one line per notebook, naming the first few.
 PROBLEMS_SHOWN = 3
@@ -38,13 +39,14 @@ def _cells(data: dict) -> tuple[list, str]:
     return cells, "input"
 
 
-def code_cells(data: object) -> list[tuple[int, object]]:
-    """(1-based index among all cells, source) of each code cell; nbformat 4, or 3's worksheets."""
+def code_cells(data: object) -> list[tuple[int, object, object]]:
+    """(1-based index among all cells, source, stored outputs) of each code cell; nbformat 4, or
+    3's worksheets."""
     if not isinstance(data, dict):
         raise FrontendError("not a notebook: the top level is not a JSON object")
     cells, source_key = _cells(data)
     return [
-        (index, cell.get(source_key, cell.get("source", "")))
+        (index, cell.get(source_key, cell.get("source", "")), cell.get("outputs"))
         for index, cell in enumerate(cells, start=1)
         if isinstance(cell, dict) and cell.get("cell_type") == "code"
     ]
@@ -77,13 +79,15 @@ def summarise(problems: list[tuple[int, str]]) -> str:
 _KERNEL_PYTHON = re.compile(r"\bpython\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
 
 
-def kernel_evidence(data: object) -> str | None:
-    """"Python 3.6.9 kernel (notebook metadata)" when the kernel the notebook was saved with is
-    older than any Keras 3 supports: the version it ran (`language_info.version`), else the
-    version the kernel's display name gives ("Python 3.6", "Python 2")."""
+def kernel_evidence(data: object) -> dict[str, str]:
+    """Runtime evidence of the kernel the notebook was saved with, when it is older than any Keras 3
+    supports (`{"not_keras3": "Python 3.6.9 kernel (notebook metadata)"}`; Python 2 is `legacy`):
+    the version it ran (`language_info.version`), else the one its display name gives
+    ("Python 3.6", "Python 2"). An old kernel points further back, as a call of the Keras 2 API
+    does: with standalone `keras` imports only, it is Keras <= 2.3 (legacy)."""
     metadata = data.get("metadata") if isinstance(data, dict) else None
     if not isinstance(metadata, dict):
-        return None
+        return {}
     language = metadata.get("language_info")
     version = None
     if isinstance(language, dict) and str(language.get("name", "python")).lower() == "python":
@@ -93,9 +97,11 @@ def kernel_evidence(data: object) -> str | None:
         name = kernel.get("display_name") if isinstance(kernel, dict) else None
         match = _KERNEL_PYTHON.search(name) if isinstance(name, str) else None
         version = match.group(1) if match else None
-    if isinstance(version, str) and python_rules_out_keras3(version):
-        return f"Python {version} kernel (notebook metadata)"
-    return None
+    found = python_runtime(version) if isinstance(version, str) else None
+    if found is None:
+        return {}
+    text = f"Python {version} kernel (notebook metadata)"
+    return {"legacy": text} if found == "legacy" else {"not_keras3": text, "keras2_call": text}
 
 
 def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None, project=None) -> Unit:
@@ -106,10 +112,12 @@ def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None
         data = safe_io.parse_json(text, "the notebook")
     except safe_io.UnreadableFile as exc:
         raise FrontendError(str(exc)) from None
-    unit = Unit(path=path, kind="notebook", runtime=DEFAULT)
+    stored = code_cells(data)
+    # What the outputs show it ran on: weaker than its code and the pins (`runtime.resolve`).
+    unit = Unit(path=path, kind="notebook", runtime=DEFAULT, recorded=recorded_runtime(stored))
     cells: list[tuple[int, str]] = []
     problems: list[tuple[int, str]] = []
-    for index, source in code_cells(data):
+    for index, source, _ in stored:
         code = cell_text(source)
         if code is None:
             problems.append((index, "source is not text"))
@@ -124,22 +132,47 @@ def analyze_notebook_text(text: str, path: str, file: pathlib.Path | None = None
     return unit
 
 
-def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[int, str]],
-                 file: pathlib.Path | None = None, project=None, kernel: str | None = None) -> None:
-    joined = "\n".join(code for _, code in cells)
-    if not worth_interpreting(joined, file, project, unit):
-        return  # nothing here can be a finding: its cells are not even parsed
-    check_parse_size(len(joined))
-    chunks: list[tuple[int | None, ast.Module]] = []
-    evidence: dict[str, str] = {"not_keras3": kernel} if kernel else {}
+def _magic_evidence(unit: Unit, cells: list[tuple[int, str]], evidence: dict[str, str]) -> None:
+    """What the notebook's magics say of its runtime: `%env TF_USE_LEGACY_KERAS=1`, Colab's
+    `%tensorflow_version 1.x`."""
     for index, _ in cells:
         lines = unit.sources[index]
-        setting = legacy_keras_setting(lines) if "%env" in "".join(lines) else None
+        text = "".join(lines)
+        setting = legacy_keras_setting(lines) if "%env" in text else None
         if setting is not None and "keras2" not in evidence:
             value, line = setting
             evidence["keras2"] = f"%env TF_USE_LEGACY_KERAS={value} (cell {index}, line {line})"
+        magic = colab_magic(lines) if "%tensorflow_version" in text else None
+        if magic is not None:
+            kind, what, line = magic
+            evidence.setdefault(kind, f"{what} (cell {index}, line {line})")
+
+
+def _unread(evidence: dict[str, str]) -> Runtime:
+    """The runtime of a notebook whose code is not read, from its kernel and magics alone (the
+    interpreter's own order, `KerasSemantics.runtime`: legacy, keras2, then Keras 3 ruled out)."""
+    for target in ("legacy", "keras2"):
+        if target in evidence:
+            return Runtime(target, evidence[target])  # type: ignore[arg-type]
+    return Keras3RuledOut("keras2", evidence["not_keras3"]) if "not_keras3" in evidence else DEFAULT
+
+
+def _lower_cells(unit: Unit, cells: list[tuple[int, str]], problems: list[tuple[int, str]],
+                 file: pathlib.Path | None = None, project=None, kernel: dict[str, str] | None = None) -> None:
+    joined = "\n".join(code for _, code in cells)
+    evidence: dict[str, str] = dict(kernel or {})
+    if "%env" in joined or "%tensorflow_version" in joined:
+        _magic_evidence(unit, cells, evidence)
+    if not worth_interpreting(joined, file, project, unit):
+        # Nothing here can be a finding: its cells are not even parsed. It still says which
+        # runtime it was judged by.
+        unit.runtime = _unread(evidence)
+        return
+    check_parse_size(len(joined))
+    chunks: list[tuple[int | None, ast.Module]] = []
+    for index, _ in cells:
         try:
-            tree = parse_cell(lines)
+            tree = parse_cell(unit.sources[index])
         except FrontendError as exc:
             problems.append((index, str(exc)))
             continue

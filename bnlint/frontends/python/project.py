@@ -164,7 +164,7 @@ class Project:
     def worth_reading(self, file: Path, text: str, consulted: set[str] | None = None) -> bool:
         """Whether this code, with the project modules it imports (transitively, bounded), imports
         Keras and mentions a word of each group that some rule's prefilter lists
-        (`source.PREFILTER_WORDS`): else no rule can find anything in it and it is not
+        (`prefilter.PREFILTER_WORDS`): else no rule can find anything in it and it is not
         interpreted. A driver script that only calls `helpers.train(...)` is read when its
         helpers freeze and train. A library's own package (`keras_hub` inside keras-hub) is read
         as Keras, not followed. The modules looked at are added to `consulted` (resolved paths):

@@ -12,9 +12,10 @@ import re
 import tokenize
 from collections.abc import Iterable, Iterator
 
-from bnlint import knowledge, safe_io
+from bnlint import safe_io
 from bnlint.frontends import FrontendError
 from bnlint.frontends.python.imports import IMPORTS_KERAS
+from bnlint.prefilter import PREFILTER_WORDS
 
 # Reading text is cheap (a generated 20 MiB table of constants costs 20 MiB), parsing is not: a
 # syntax tree takes about 250 bytes of memory per byte of source (a 3.3 MiB script, 840 MiB).
@@ -110,22 +111,6 @@ def source_lines(text: str) -> list[str]:
 # What a file must mention to hold a finding: a Keras-family import, or (through the project's
 # own modules) a `trainable` change or a training call.
 _TRAINING_WORDS = ("trainable", ".fit", "train_on_batch", "apply_gradients")
-# The word groups a rule's `prefilter` names: a scan interprets code (with the project modules it
-# imports) only when, for some selected rule, it mentions a word of each group the rule lists.
-# BN001, BN002 and BN004 need a freeze, a training event and something that builds BatchNormalization
-# (a known constructor: the words come from rules/knowledge), BN003 a freeze, a training event and
-# a compile(), BN005 `training=True` and BatchNormalization; a rule without a prefilter has every
-# Keras file read for it. The groups are listed cheapest first (`search_order`): one that most
-# files lack, with few words, rules a file out soonest.
-PREFILTER_WORDS: dict[str, tuple[str, ...]] = {
-    "training-true": ("training=True", "training = True"),
-    "freeze": ("trainable", "freeze", "Freeze", "KerasLayer"),
-    "compile": ("compile(",),
-    "training": ("fit(", "fit_generator(", "train_on_batch(", "apply_gradients(", "minimize(", "train_step",
-                 "model_to_estimator", "train(", ".apply("),
-    "batchnorm": knowledge.batchnorm_words(),
-    "suppression": ("noqa", "bnlint:"),
-}
 # Words that only start a match: `trainable` counts where it is assigned, passed or named as a
 # string (`x.trainable = False`, `trainable=False`, `setattr(layer, "trainable", v)`), not in
 # `model.trainable_variables`, which every custom training step reads.

@@ -252,6 +252,15 @@ class Enumerated(Value):
         self.inner = inner
 
 
+class Estimator(Value):
+    """`model_to_estimator(model)`: an Estimator whose `train()` trains `key` (as compiled)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
 class KerasMethod(Value):
     """A Keras method on a tracked model (`model.compile`, `model.add`, `model.get_layer`)."""
 
