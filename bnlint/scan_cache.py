@@ -21,8 +21,8 @@ from pathlib import Path
 
 from bnlint import safe_io
 from bnlint.findings import Confirmation, Finding, InputError, Related, Source
-from bnlint.ir import Runtime
 from bnlint.fix import fixer_for
+from bnlint.ir import Runtime
 from bnlint.typed_data import build
 from bnlint.vocabulary import RUNTIMES
 
